@@ -1,0 +1,151 @@
+package adplatform
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Endpoint names one of the platform's endpoints in errors, logs and
+// observer events.
+type Endpoint string
+
+// The platform's endpoints.
+const (
+	EndpointAuth Endpoint = "auth" // POST /auth/token
+	EndpointList Endpoint = "list" // GET /api/campaigns
+	EndpointSync Endpoint = "sync" // POST /api/campaigns/{id}/sync
+)
+
+// APIError is a response the platform answered with a status adsync does
+// not treat more specifically: a 4xx, or a 5xx that was still failing after
+// the retries. Message is a short, sanitized excerpt of the body, never the
+// whole body.
+type APIError struct {
+	Endpoint   Endpoint
+	StatusCode int
+	// Code is the body's "error" field (e.g. "Service temporarily
+	// unavailable"), if it had one.
+	Code string
+	// Message is a short excerpt of the body's "message" field, or of the
+	// body itself when it was not the platform's JSON error shape.
+	Message string
+	// Attempts is how many times the request was sent.
+	Attempts int
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "adplatform: %s: HTTP %d", e.Endpoint, e.StatusCode)
+	if e.Code != "" {
+		fmt.Fprintf(&b, " %s", e.Code)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
+	}
+	return b.String()
+}
+
+// Temporary reports whether the failure is worth retrying later: a 5xx or a
+// 408.
+func (e *APIError) Temporary() bool {
+	return e.StatusCode >= 500 || e.StatusCode == 408
+}
+
+// RateLimitError reports that the platform asked the client to wait longer
+// than it was allowed to (see Options.MaxRateLimitWait), or kept answering
+// 429 past the retries allowed. RetryAfter is what the platform asked for;
+// the caller decides whether to wait that long.
+type RateLimitError struct {
+	Endpoint   Endpoint
+	RetryAfter time.Duration
+	// Attempts is how many times the request was sent.
+	Attempts int
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("adplatform: %s: rate limited, platform asks to retry after %s (after %d attempts)",
+		e.Endpoint, e.RetryAfter, e.Attempts)
+}
+
+// AuthError reports that the platform refused the credentials, or refused
+// a freshly issued token. It never carries the credentials, the
+// Authorization header or the token.
+type AuthError struct {
+	Endpoint   Endpoint
+	StatusCode int
+	// Reason is the platform's short reason ("Invalid credentials",
+	// "Token expired"), or adsync's own when no request was made.
+	Reason string
+	// Err is an underlying cause, such as the credentials provider's error.
+	Err error
+}
+
+func (e *AuthError) Error() string {
+	msg := "adplatform: " + string(e.Endpoint) + ": authentication failed"
+	if e.StatusCode != 0 {
+		msg += fmt.Sprintf(": HTTP %d", e.StatusCode)
+	}
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// DecodeError reports a response, or a field of one, that is not what the
+// contract promises: malformed JSON, a body over the size limit, a missing
+// field or a value of the wrong type. Field names the offending JSON field
+// when there is one.
+type DecodeError struct {
+	Endpoint Endpoint
+	Field    string
+	Err      error
+}
+
+func (e *DecodeError) Error() string {
+	msg := "adplatform: "
+	if e.Endpoint != "" {
+		msg += string(e.Endpoint) + ": "
+	}
+	msg += "decode response"
+	if e.Field != "" {
+		msg += ": field " + e.Field
+	}
+	return msg + ": " + e.Err.Error()
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// RecordError reports one campaign record of a listed page that could not
+// be decoded. The rest of the page is unaffected: iteration goes on past a
+// RecordError, and the record's raw JSON is kept so that nothing is lost.
+type RecordError struct {
+	// Page and Index locate the record: the page number and its position
+	// in the page's data array.
+	Page, Index int
+	// ID is the record's id when it had a usable one, else "".
+	ID string
+	// Raw is the record exactly as the platform sent it.
+	Raw json.RawMessage
+	// Err is the *DecodeError that names the field.
+	Err error
+}
+
+func (e *RecordError) Error() string {
+	id := e.ID
+	if id == "" {
+		id = "(no id)"
+	}
+	return fmt.Sprintf("adplatform: page %d record %d, campaign %q: %v", e.Page, e.Index, id, e.Err)
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
