@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,6 +15,12 @@ const (
 	// numeric limits.
 	MaxBudgetIntegerDigits  = 131072
 	MaxBudgetFractionDigits = 16383
+
+	// MaxIDBytes bounds campaign and account ids. Ids are keys: a database
+	// indexes them, and PostgreSQL refuses index entries over about 2.7 kB,
+	// so (account id, campaign id) together must stay well under that.
+	// Real platforms' ids are a few dozen bytes.
+	MaxIDBytes = 1024
 )
 
 var (
@@ -28,7 +35,7 @@ var (
 // policy for NUL is to reject and report the record rather than store a
 // replacement: a replaced character would be a silent change of the data,
 // while a rejected record is reported and kept as a dead letter, byte for
-// byte. The id must not be empty; the budget must be in the plain decimal
+// byte. The id must not be empty nor longer than [MaxIDBytes]; the budget must be in the plain decimal
 // notation documented on [Campaign.Budget], within PostgreSQL's numeric
 // limits; times must fall in the years 1 to 9999.
 func (c Campaign) Validate() error {
@@ -37,6 +44,9 @@ func (c Campaign) Validate() error {
 	}
 	if c.ID == "" {
 		return reject("id", "empty")
+	}
+	if len(c.ID) > MaxIDBytes {
+		return reject("id", fmt.Sprintf("longer than %d bytes", MaxIDBytes))
 	}
 	for _, f := range []struct{ name, value string }{{"id", c.ID}, {"name", c.Name}, {"status", c.Status}} {
 		if reason := textProblem(f.value); reason != "" {
@@ -58,10 +68,13 @@ func (c Campaign) Validate() error {
 }
 
 // ValidateAccountID reports whether id can be used as an account id: the
-// same rules as campaign text, and not empty.
+// same rules as a campaign id.
 func ValidateAccountID(id string) error {
 	if id == "" {
 		return errors.New("store: account id is empty")
+	}
+	if len(id) > MaxIDBytes {
+		return fmt.Errorf("store: account id is longer than %d bytes", MaxIDBytes)
 	}
 	if reason := textProblem(id); reason != "" {
 		return errors.New("store: account id " + reason)
