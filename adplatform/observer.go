@@ -13,7 +13,13 @@ import (
 // Embed [NopObserver] to implement only the events you need; methods added
 // to Observer later will then not break your type.
 type Observer interface {
-	// RequestDone is called after every attempt, retries included.
+	// RequestStarted is called when an attempt is about to be sent: after
+	// the limiter admitted it, before the round trip. With RequestDone it
+	// tells an in-flight gauge, and a caller shutting down gracefully,
+	// which calls are on the wire and which are still waiting.
+	RequestStarted(RequestInfo)
+	// RequestDone is called after every attempt, retries included. For a
+	// 2xx it is called before the body is read.
 	RequestDone(RequestInfo)
 	// Retrying is called when an attempt failed and will be retried.
 	Retrying(RetryInfo)
@@ -22,12 +28,16 @@ type Observer interface {
 	RateLimitWait(endpoint Endpoint, wait time.Duration)
 	// TokenRefreshed is called when a new bearer token was obtained.
 	TokenRefreshed()
+	// PageListed is called when a page of campaigns was fetched and
+	// decoded.
+	PageListed(PageInfo)
 }
 
 // RequestInfo describes one attempt of one request.
 type RequestInfo struct {
 	Endpoint Endpoint
-	// Status is the HTTP status, or 0 when no response arrived.
+	// Status is the HTTP status, or 0 when no response arrived (or, in
+	// RequestStarted, none yet).
 	Status int
 	// Attempt counts from 1.
 	Attempt int
@@ -51,9 +61,24 @@ type RetryInfo struct {
 	Wait time.Duration
 }
 
+// PageInfo describes one listed page.
+type PageInfo struct {
+	// Page and Limit are what was requested.
+	Page, Limit int
+	// Campaigns and Invalid count the page's decoded and undecodable
+	// records.
+	Campaigns, Invalid int
+	// Total and HasMore are what the platform said.
+	Total   int
+	HasMore bool
+}
+
 // NopObserver implements [Observer] with methods that do nothing. Embed it
 // in your own observer.
 type NopObserver struct{}
+
+// RequestStarted does nothing.
+func (NopObserver) RequestStarted(RequestInfo) {}
 
 // RequestDone does nothing.
 func (NopObserver) RequestDone(RequestInfo) {}
@@ -66,6 +91,9 @@ func (NopObserver) RateLimitWait(Endpoint, time.Duration) {}
 
 // TokenRefreshed does nothing.
 func (NopObserver) TokenRefreshed() {}
+
+// PageListed does nothing.
+func (NopObserver) PageListed(PageInfo) {}
 
 type observerKey struct{}
 
@@ -85,6 +113,12 @@ func WithObserver(ctx context.Context, o Observer) context.Context {
 
 // multiObserver fans events out to several observers.
 type multiObserver []Observer
+
+func (m multiObserver) RequestStarted(i RequestInfo) {
+	for _, o := range m {
+		o.RequestStarted(i)
+	}
+}
 
 func (m multiObserver) RequestDone(i RequestInfo) {
 	for _, o := range m {
@@ -108,4 +142,16 @@ func (m multiObserver) TokenRefreshed() {
 	for _, o := range m {
 		o.TokenRefreshed()
 	}
+}
+
+func (m multiObserver) PageListed(p PageInfo) {
+	for _, o := range m {
+		o.PageListed(p)
+	}
+}
+
+// observerFrom returns the observer WithObserver put in ctx, or nil.
+func observerFrom(ctx context.Context) Observer {
+	o, _ := ctx.Value(observerKey{}).(Observer)
+	return o
 }

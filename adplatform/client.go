@@ -1,0 +1,274 @@
+package adplatform
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// HTTPClient is the platform's API client over HTTP. It implements
+// [Client]; see the package documentation for what it does on every call.
+// It is safe for concurrent use, and meant to be shared: its token cache
+// and its limiter serve every goroutine.
+type HTTPClient struct {
+	cfg       config
+	creds     CredentialsProvider
+	tokens    tokens
+	stats     counters
+	derivedID atomic.Pointer[string]
+}
+
+var _ Client = (*HTTPClient)(nil)
+
+// New returns a client of the platform at baseURL (e.g.
+// "https://api.example.com"; a path prefix is kept), authenticating with
+// the credentials creds provides. It makes no request: the first call
+// obtains a token. Invalid options are an error naming the field.
+func New(baseURL string, creds CredentialsProvider, opts Options) (*HTTPClient, error) {
+	if creds == nil {
+		return nil, errors.New("adplatform: New: nil CredentialsProvider")
+	}
+	cfg, err := newConfig(baseURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	c := &HTTPClient{cfg: cfg, creds: creds}
+	c.tokens.c = c
+	return c, nil
+}
+
+// errNotNew is what the methods of an HTTPClient not made by New return,
+// rather than panic.
+var errNotNew = errors.New("adplatform: HTTPClient not made by New")
+
+// ClientID returns the X-Client-ID the client sends: Options.ClientID, or
+// the one derived from the account's email, which is "" until the first
+// authentication.
+func (c *HTTPClient) ClientID() string {
+	if c.cfg.clientID != "" {
+		return c.cfg.clientID
+	}
+	if id := c.derivedID.Load(); id != nil {
+		return *id
+	}
+	return ""
+}
+
+// String describes the client without any secret, so that printing it
+// (%v, %+v, %#v) cannot leak the credentials or the token it holds.
+func (c *HTTPClient) String() string {
+	if c == nil || c.cfg.base == nil {
+		return "adplatform.HTTPClient{}"
+	}
+	return fmt.Sprintf("adplatform.HTTPClient{base: %s, client_id: %q}", c.cfg.base.Redacted(), c.ClientID())
+}
+
+// GoString is String, for %#v.
+func (c *HTTPClient) GoString() string { return c.String() }
+
+// LogValue is String, for slog.
+func (c *HTTPClient) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Stats counts what a client did since it was created.
+type Stats struct {
+	// Requests is the number of attempts sent, token requests and
+	// retries included.
+	Requests int64
+	// Retries is the number of attempts that were retried, whatever the
+	// reason (including 429s and refused tokens).
+	Retries int64
+	// RateLimited is the number of 429 responses received.
+	RateLimited int64
+	// TokenRefreshes is the number of tokens obtained.
+	TokenRefreshes int64
+	// RateLimitWaits is the number of attempts the limiter made wait, and
+	// RateLimitWaited the total time they waited.
+	RateLimitWaits  int64
+	RateLimitWaited time.Duration
+}
+
+type counters struct {
+	requests, retries, rateLimited, tokenRefreshes atomic.Int64
+	rateLimitWaits, rateLimitWaited                atomic.Int64
+}
+
+// Stats returns the client's counters.
+func (c *HTTPClient) Stats() Stats {
+	return Stats{
+		Requests:        c.stats.requests.Load(),
+		Retries:         c.stats.retries.Load(),
+		RateLimited:     c.stats.rateLimited.Load(),
+		TokenRefreshes:  c.stats.tokenRefreshes.Load(),
+		RateLimitWaits:  c.stats.rateLimitWaits.Load(),
+		RateLimitWaited: time.Duration(c.stats.rateLimitWaited.Load()),
+	}
+}
+
+// observer returns who hears a call's events: Options.Observer and the
+// context's observer.
+func (c *HTTPClient) observer(ctx context.Context) Observer {
+	fromCtx := observerFrom(ctx)
+	switch {
+	case c.cfg.observer == nil && fromCtx == nil:
+		return NopObserver{}
+	case c.cfg.observer == nil:
+		return fromCtx
+	case fromCtx == nil:
+		return c.cfg.observer
+	}
+	return multiObserver{c.cfg.observer, fromCtx}
+}
+
+// url is the platform URL of path (escaped as rawPath) under the base.
+func (c *HTTPClient) url(path, rawPath, query string) *url.URL {
+	u := *c.cfg.base
+	u.RawPath = c.cfg.base.EscapedPath() + rawPath
+	u.Path = c.cfg.base.Path + path
+	u.RawQuery = query
+	return &u
+}
+
+// ListCampaigns fetches one page of campaigns: GET
+// /api/campaigns?page=page&limit=limit. Records that cannot be decoded are
+// in Page.Invalid, each with its raw JSON; the call fails only when the
+// page itself cannot be had.
+func (c *HTTPClient) ListCampaigns(ctx context.Context, page, limit int) (Page, error) {
+	p, _, err := c.listPage(ctx, page, limit)
+	return p, err
+}
+
+// pageItem is one record of a page, in order: a campaign or the reason it
+// could not be decoded.
+type pageItem struct {
+	campaign Campaign
+	err      *RecordError
+}
+
+func (c *HTTPClient) listPage(ctx context.Context, page, limit int) (Page, []pageItem, error) {
+	switch {
+	case c.cfg.base == nil:
+		return Page{}, nil, errNotNew
+	case page < 1:
+		return Page{}, nil, fmt.Errorf("adplatform: list: page must be at least 1, got %d", page)
+	case limit < 1 || limit > maxPageSize:
+		return Page{}, nil, fmt.Errorf("adplatform: list: limit must be in [1, %d], got %d", maxPageSize, limit)
+	}
+	obs := c.observer(ctx)
+	var (
+		p     Page
+		items []pageItem
+	)
+	q := url.Values{"page": {strconv.Itoa(page)}, "limit": {strconv.Itoa(limit)}}
+	err := c.newCall(ctx, EndpointList, obs).do(http.MethodGet, c.url("/api/campaigns", "/api/campaigns", q.Encode()), func(b []byte) error {
+		var err error
+		p, items, err = decodePage(b, page, c.tokens.secrets())
+		return err
+	})
+	if err != nil {
+		return Page{}, nil, err
+	}
+	obs.PageListed(PageInfo{Page: page, Limit: limit, Campaigns: len(p.Campaigns), Invalid: len(p.Invalid), Total: p.Total, HasMore: p.HasMore})
+	return p, items, nil
+}
+
+// SyncCampaign asks the platform to sync campaign id: POST
+// /api/campaigns/{id}/sync, the id escaped so that any id ('/', '?', '#',
+// '%', spaces, any Unicode) reaches the platform intact. An answer of
+// success false is an *APIError, not retried.
+func (c *HTTPClient) SyncCampaign(ctx context.Context, id string) (SyncResult, error) {
+	switch {
+	case c.cfg.base == nil:
+		return SyncResult{}, errNotNew
+	case id == "":
+		return SyncResult{}, errors.New("adplatform: sync: empty campaign id")
+	}
+	obs := c.observer(ctx)
+	cl := c.newCall(ctx, EndpointSync, obs)
+	var res SyncResult
+	u := c.url("/api/campaigns/"+id+"/sync", "/api/campaigns/"+escapeSegment(id)+"/sync", "")
+	err := cl.do(http.MethodPost, u, func(b []byte) error {
+		var err error
+		res, err = decodeSync(b, id, c.tokens.secrets())
+		return err
+	})
+	if err != nil {
+		return SyncResult{}, err
+	}
+	return res, nil
+}
+
+// maxSyncMessageRunes bounds SyncResult.Message.
+const maxSyncMessageRunes = 500
+
+func decodeSync(b []byte, id string, known secrets) (SyncResult, error) {
+	var body struct {
+		Success    *bool           `json:"success"`
+		CampaignID *string         `json:"campaign_id"`
+		SyncedAt   json.RawMessage `json:"synced_at"`
+		Message    json.RawMessage `json:"message"`
+		Error      json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(b, &body); err != nil {
+		return SyncResult{}, &DecodeError{Endpoint: EndpointSync, Err: errors.New("sync response is not the expected JSON object")}
+	}
+	if body.Success == nil {
+		return SyncResult{}, &DecodeError{Endpoint: EndpointSync, Field: "success", Err: errors.New("missing")}
+	}
+	msg := sanitize(jsonText(body.Message), known, maxSyncMessageRunes)
+	if !*body.Success {
+		return SyncResult{}, &permanentError{&APIError{
+			Endpoint:   EndpointSync,
+			StatusCode: http.StatusOK,
+			Code:       orDefault(sanitize(jsonText(body.Error), known, maxCodeRunes), "sync failed"),
+			Message:    sanitize(msg, known, maxMessageRunes),
+			Attempts:   1,
+		}}
+	}
+	if body.CampaignID != nil && *body.CampaignID != id {
+		// Retrying would not change the platform's mind; recording a sync
+		// of the wrong campaign would be worse than failing.
+		return SyncResult{}, &permanentError{&DecodeError{Endpoint: EndpointSync, Field: "campaign_id",
+			Err: fmt.Errorf("the platform answered for campaign %q", sanitize(*body.CampaignID, known, 80))}}
+	}
+	res := SyncResult{CampaignID: id, Message: msg}
+	// The sync happened; a timestamp in an odd format is not worth
+	// failing it (and syncing again) for: it stays zero.
+	if s := jsonText(body.SyncedAt); s != "" {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			res.SyncedAt = t
+		}
+	}
+	return res, nil
+}
+
+// escapeSegment escapes a campaign id as one path segment: everything but
+// RFC 3986's unreserved characters is percent-encoded (so '/', '?', '#',
+// '%', ';' and any Unicode stay inside the segment), and a segment of
+// dots is encoded too, so that no server or proxy resolves it as "." or
+// "..".
+func escapeSegment(id string) string {
+	if strings.Trim(id, ".") == "" {
+		return strings.Repeat("%2E", len(id))
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(id); i++ {
+		ch := id[i]
+		if 'a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '.' || ch == '_' || ch == '~' {
+			b.WriteByte(ch)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[ch>>4])
+		b.WriteByte(hex[ch&15])
+	}
+	return b.String()
+}

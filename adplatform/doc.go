@@ -1,0 +1,142 @@
+// Package adplatform is the ad platform's API client: it exchanges the
+// account's credentials for a token, lists campaigns page by page, calls the
+// slow per-campaign sync, and paces every request so that the platform's
+// rolling rate limit is used to the last slot without earning a 429.
+//
+// Its sub-package adplatformtest is a faithful fake of the platform, for
+// tests and demos.
+//
+// # Getting started
+//
+//	client, err := adplatform.New("https://api.example.com",
+//		adplatform.StaticCredentials(email, password), // or your secrets manager, as a CredentialsProvider
+//		adplatform.Options{Logger: slog.Default()})
+//	...
+//	for c, err := range client.Campaigns(ctx) { ... }
+//	res, err := client.SyncCampaign(ctx, c.ID)
+//
+// An [HTTPClient] is safe for concurrent use and meant to be shared: its
+// token and its limiter serve all goroutines. The zero [Options] are the
+// reference platform's numbers; every field documents its default, and
+// [New] rejects a nonsense value with an error naming the field.
+//
+// # Authentication
+//
+// POST /auth/token with Basic credentials gives a bearer token, sent on
+// every /api call. The client holds one token at a time for all goroutines
+// and never requests one it does not need (the reference platform restarts
+// every token's expiry at each issue): concurrent callers wait for the one
+// request in flight and share its result. A token is replaced
+// Options.TokenRefreshMargin before it expires (by default min(60s, a tenth
+// of its lifetime)); its expiry is measured on our clock from when the
+// token arrived, and tightened by the platform's issued_at only when that
+// leaves it usable, so a platform clock that is off cannot cause a refresh
+// storm. A 401 on an API call drops that token (only if it is still the
+// current one, so ten calls refused together cause one refresh) and the
+// call is retried once; a second 401 is an [*AuthError]. Wrong credentials
+// are an [*AuthError] at once, without retries; so are empty credentials
+// (without a request) and a failing [CredentialsProvider] (wrapped).
+//
+// The X-Client-ID header keys the platform's rate limit. Unless
+// Options.ClientID is set it is derived from the account's email at the
+// first authentication, "adsync-" and 16 hex digits of its SHA-256: stable
+// for the account, revealing nothing.
+//
+// # Pagination
+//
+// [HTTPClient.Campaigns] fetches pages of Options.PageSize (default 100:
+// fewer pages, fewer rate-limited requests) as the loop consumes them. It
+// survives the platform's bugs: it stops at the first of has_more false, an
+// empty page, total campaigns seen (mid-page if need be: the reference
+// platform pads pages past the end with synthetic campaigns), a page
+// identical to the previous one, or a page cap derived from total; a
+// campaign repeated on the next page (offsets shifting under inserts) is
+// yielded once; a smaller page size echoed by the platform is adopted. A
+// record that cannot be decoded is yielded as a [*RecordError] holding its
+// raw JSON, and iteration goes on. [HTTPClient.ListCampaigns] fetches one
+// page.
+//
+// # Rate limit
+//
+// The platform accepts at most N requests in any rolling window (10 per 60
+// s per client id). A [Limiter] models exactly that, as a sliding log: a
+// request goes when the N-th latest one is one window old, plus a small
+// margin for the jitter between our send and the platform's arrival
+// (Options.RateMargin, by default a hundredth of the window within [10ms,
+// 1s]). A token bucket does not model it: it would let an 11th request go 6
+// s after ten, and earn a 429. Waiters are served first come, first served;
+// a wait that would outlast the context's deadline fails at once with
+// [ErrLimiterDeadline]. Every attempt of every /api call, retries
+// included, passes the limiter; token requests do not (that endpoint is not
+// rate-limited). When the platform says the window is full (a 429, or
+// Remaining: 0 in X-RateLimit-*, RateLimit-* or structured RateLimit
+// headers), the limiter holds every call until then, so that concurrent
+// workers do not all walk into the same wall. Clients sharing a client id
+// must share a Limiter (Options.Limiter).
+//
+// On the reference numbers, listing and syncing 100 campaigns takes 101
+// requests: the floor is 10 windows plus one sync, 602 s, and the client
+// takes about 608 s (the margin, 600 ms per window), with no 429.
+//
+// # Retries
+//
+// Each call is run by go-retryablehttp with this package's policy:
+//
+//   - 500, 502, 503, 504 and 408, attempts cut by their timeout
+//     (Options.ListTimeout, SyncTimeout, AuthTimeout: per attempt, not
+//     counting the limiter's wait), connection failures and 2xx bodies that
+//     are not the expected JSON are retried up to Options.MaxRetries times,
+//     after a backoff drawn uniformly from [0, min(BackoffMax,
+//     BackoffMin·2^k)]. A Retry-After header on such a response is honoured
+//     up to BackoffMax; a body's retry_after is the rate limit's and never
+//     applies to them.
+//   - A 429 is a wait, not a failure: the wait its Retry-After says
+//     (seconds, fractional or not, or an HTTP-date), else its body's
+//     retry_after, else a backoff, is applied to the shared limiter, and
+//     the call goes again when the limiter lets it. 429s count against
+//     Options.MaxRateLimitRetries, not MaxRetries. A wait longer than
+//     Options.MaxRateLimitWait (a Retry-After of a day) fails the call at
+//     once with a [*RateLimitError] carrying it.
+//   - A 401 is retried once with a new token (see above).
+//   - Other 4xx, a redirect (never followed: it would carry the token
+//     elsewhere), a sync answered with success false, a body over
+//     Options.MaxResponseBytes: not retried.
+//
+// The caller's context bounds everything: its cancellation stops any wait
+// at once and the call returns an error wrapping ctx.Err(); a backoff that
+// would outlast its deadline is not slept, the call failing with its real
+// cause.
+//
+// # Errors
+//
+// Errors are typed; take them apart with errors.As: [*APIError] (status,
+// the body's error code, a short sanitized excerpt of its message,
+// attempts; Temporary for 5xx and 408), [*RateLimitError], [*AuthError],
+// [*DecodeError] (naming the field), [*RecordError] (one bad record of a
+// listing). A transport failure still failing after the retries is
+// returned wrapped, with the number of attempts; an attempt timeout is a
+// [net.Error] whose Timeout is true, and is not a context error.
+//
+// # Observability
+//
+// Options.Logger (a *slog.Logger; nil is silent) gets a Debug line per
+// attempt (endpoint, status, attempt, latency), Info for retries and token
+// refreshes, Warn for 429s. An [Observer] (Options.Observer, and one per
+// call with [WithObserver]) gets RequestStarted and RequestDone for every
+// attempt, Retrying, RateLimitWait when the limiter made a request wait,
+// TokenRefreshed and PageListed: enough for Prometheus or OpenTelemetry
+// adapters. [HTTPClient.Stats] counts requests, retries, 429s, token
+// refreshes and limiter waits.
+//
+// # Secrets
+//
+// The password, the Basic credential and the token never appear in a log
+// line, an error, an observer event or Stats, and printing a client or a
+// [Credentials] redacts them. Platform text that reaches errors (error
+// codes and messages, sync messages) is cut short, stripped of control and
+// bidi characters, and has the current secrets, anything following
+// "Bearer " or "Basic ", and URL passwords replaced by [REDACTED]: a
+// hostile or careless platform echoing the Authorization header leaks
+// nothing. Response bodies are never logged, and of an error body at most
+// 64 KiB is kept.
+package adplatform

@@ -1,0 +1,117 @@
+package adplatform_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/adplatform/adplatformtest"
+)
+
+// A client is built once and shared. Here it talks to the fake platform,
+// with a short rate window so that the example runs fast; against the real
+// platform, the zero Options are the platform's numbers (10 per minute).
+func ExampleNew() {
+	platform := adplatformtest.NewServer(
+		adplatformtest.WithRateLimit(10, 200*time.Millisecond),
+		adplatformtest.WithSyncLatency(10*time.Millisecond),
+	)
+	defer platform.Close()
+
+	client, err := adplatform.New(platform.URL,
+		adplatform.StaticCredentials(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword),
+		adplatform.Options{RateLimit: 10, RateWindow: 200 * time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx := context.Background()
+	res, err := client.SyncCampaign(ctx, "campaign_1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.CampaignID, "—", res.Message)
+
+	// Errors are typed: take them apart with errors.As.
+	_, err = client.SyncCampaign(ctx, "no/such campaign")
+	var apiErr *adplatform.APIError
+	if errors.As(err, &apiErr) {
+		fmt.Println(apiErr.StatusCode, apiErr.Code, "— temporary:", apiErr.Temporary())
+	}
+
+	// The X-Client-ID, derived from the account's email.
+	fmt.Println(client.ClientID())
+	// Output:
+	// campaign_1 — Campaign data synced successfully
+	// 404 Not Found — temporary: false
+	// adsync-dd0eceaea22b7b22
+}
+
+// Campaigns pages through the whole listing lazily. Here pages of 10 meet
+// the reference platform's every-fifth-request 503, which is retried.
+func ExampleHTTPClient_Campaigns() {
+	platform := adplatformtest.NewServer(adplatformtest.WithRateLimit(10, 200*time.Millisecond))
+	defer platform.Close()
+
+	client, err := adplatform.New(platform.URL,
+		adplatform.StaticCredentials(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword),
+		adplatform.Options{PageSize: 10, RateLimit: 10, RateWindow: 200 * time.Millisecond, BackoffMin: 10 * time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	var ids []string
+	for c, err := range client.Campaigns(context.Background()) {
+		var recErr *adplatform.RecordError
+		switch {
+		case errors.As(err, &recErr):
+			log.Printf("skipping a bad record: %v", err) // iteration goes on
+			continue
+		case err != nil:
+			log.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	fmt.Println(len(ids), "campaigns:", ids[0], "…", ids[len(ids)-1])
+
+	st := client.Stats()
+	fmt.Println("retries:", st.Retries, "429s:", st.RateLimited)
+	// Output:
+	// 100 campaigns: campaign_1 … campaign_100
+	// retries: 2 429s: 0
+}
+
+// Clients of one account share one X-Client-ID, so they must share one
+// limiter: together they stay within the platform's limit.
+func ExampleNewLimiter() {
+	platform := adplatformtest.NewServer(
+		adplatformtest.WithRateLimit(4, 200*time.Millisecond),
+		adplatformtest.WithSyncLatency(0),
+	)
+	defer platform.Close()
+
+	limiter, err := adplatform.NewLimiter(4, 200*time.Millisecond, 10*time.Millisecond)
+	if err != nil {
+		log.Fatal(err)
+	}
+	creds := adplatform.StaticCredentials(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword)
+	var clients []*adplatform.HTTPClient
+	for range 2 {
+		c, err := adplatform.New(platform.URL, creds, adplatform.Options{Limiter: limiter})
+		if err != nil {
+			log.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	for i := range 10 {
+		if _, err := clients[i%2].SyncCampaign(context.Background(), fmt.Sprintf("campaign_%d", i+1)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println("429s:", platform.Stats().RateLimited)
+	// Output:
+	// 429s: 0
+}

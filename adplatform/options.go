@@ -1,0 +1,313 @@
+package adplatform
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Options configure an [HTTPClient]. The zero value of every field selects
+// the default documented on it; [New] rejects a nonsense value with an error
+// naming the field.
+type Options struct {
+	// ClientID is sent as X-Client-ID, the key of the platform's rate
+	// limit. Default: derived once from the account's email at the first
+	// authentication, "adsync-" + the first 16 hex digits of the SHA-256
+	// of the lower-cased email: stable per account, and it reveals nothing.
+	// Clients of one account must use one id (and should share one
+	// [Limiter]): a different id per client would dodge the platform's
+	// limit, which is abuse.
+	ClientID string
+
+	// HTTPClient's Transport carries the requests (its Timeout, Jar and
+	// CheckRedirect are not used: timeouts are per attempt, see below, and
+	// redirects are never followed, so the bearer token cannot be sent
+	// elsewhere). Default: a pooled transport sized for concurrent calls.
+	HTTPClient *http.Client
+
+	// PageSize is the limit asked for when listing (default 100, at most
+	// 10000). Large pages save rate-limited requests.
+	PageSize int
+
+	// RateLimit requests per rolling RateWindow is the platform's limit
+	// (default 10 per minute). RateMargin is added to every wait for a
+	// slot, to cover the jitter between our send and the platform's
+	// arrival (default RateWindow/100, clamped to [10ms, 1s]).
+	RateLimit  int
+	RateWindow time.Duration
+	RateMargin time.Duration
+	// Limiter, when set, is used instead of a limiter built from the
+	// three fields above: clients sharing one X-Client-ID must share one
+	// Limiter.
+	Limiter *Limiter
+	// IgnoreRateLimitHeaders makes the client ignore the platform's
+	// X-RateLimit-* and RateLimit-* headers (Retry-After on a 429 is still
+	// honoured).
+	IgnoreRateLimitHeaders bool
+
+	// MaxRateLimitWait is the longest wait a 429 may ask for; a longer one
+	// fails the call at once with a *RateLimitError (default 5 minutes).
+	MaxRateLimitWait time.Duration
+	// MaxRateLimitRetries bounds the 429s one call accepts before failing
+	// with a *RateLimitError (default 10). They do not count against
+	// MaxRetries.
+	MaxRateLimitRetries int
+
+	// MaxRetries bounds the retries of one call after transient failures:
+	// 5xx, 408, timeouts, connection failures, malformed 2xx bodies
+	// (default 4). DisableRetries turns them off; 429 waits and the one
+	// re-authentication after a 401 are not affected.
+	MaxRetries     int
+	DisableRetries bool
+	// BackoffMin and BackoffMax bound the exponential backoff between
+	// retries (defaults 250ms and 10s). The wait before retry k (from 0)
+	// is drawn uniformly from [0, min(BackoffMax, BackoffMin·2^k)].
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+
+	// ListTimeout, SyncTimeout and AuthTimeout bound one attempt of each
+	// endpoint, from sending the request to reading the body (defaults
+	// 10s, 15s, 10s). Waiting in the limiter is not part of it. An attempt
+	// cut by its timeout is retried.
+	ListTimeout time.Duration
+	SyncTimeout time.Duration
+	AuthTimeout time.Duration
+
+	// TokenRefreshMargin is how long before its expiry a token is
+	// replaced (default min(60s, ttl/10); never more than half the
+	// token's lifetime).
+	TokenRefreshMargin time.Duration
+
+	// MaxResponseBytes bounds a response body (default 8 MiB); a larger
+	// one fails the call with a *DecodeError.
+	MaxResponseBytes int64
+
+	// UserAgent is sent as User-Agent (default "adsync-adplatform").
+	UserAgent string
+
+	// Logger receives the client's logs; nil means silent. Debug: every
+	// attempt; Info: retries and token refreshes; Warn: 429s. Logs never
+	// hold credentials, tokens or response bodies.
+	Logger *slog.Logger
+
+	// Observer receives every event of every call, in addition to the
+	// observer a call's context carries (see [WithObserver]).
+	Observer Observer
+}
+
+// Defaults, and the bounds validation applies.
+const (
+	defaultPageSize            = 100
+	maxPageSize                = 10_000
+	defaultRateLimit           = 10
+	defaultRateWindow          = time.Minute
+	defaultMaxRateLimitWait    = 5 * time.Minute
+	defaultMaxRateLimitRetries = 10
+	defaultMaxRetries          = 4
+	defaultBackoffMin          = 250 * time.Millisecond
+	defaultBackoffMax          = 10 * time.Second
+	defaultListTimeout         = 10 * time.Second
+	defaultSyncTimeout         = 15 * time.Second
+	defaultAuthTimeout         = 10 * time.Second
+	defaultMaxResponseBytes    = 8 << 20
+	defaultUserAgent           = "adsync-adplatform"
+)
+
+// config is Options validated, with every default applied.
+type config struct {
+	base                *url.URL
+	clientID            string
+	transport           http.RoundTripper
+	pageSize            int
+	limiter             *Limiter
+	ignoreRateHeaders   bool
+	maxRateLimitWait    time.Duration
+	maxRateLimitRetries int
+	maxRetries          int
+	backoffMin          time.Duration
+	backoffMax          time.Duration
+	listTimeout         time.Duration
+	syncTimeout         time.Duration
+	authTimeout         time.Duration
+	refreshMargin       time.Duration // 0: the default, which depends on the token's lifetime
+	maxResponseBytes    int64
+	userAgent           string
+	logger              *slog.Logger
+	observer            Observer // nil when none
+}
+
+// fieldError names the bad field.
+func fieldError(field, format string, args ...any) error {
+	return fmt.Errorf("adplatform: Options.%s: %s", field, fmt.Sprintf(format, args...))
+}
+
+func newConfig(baseURL string, opts Options) (config, error) {
+	var cfg config
+	base, err := parseBaseURL(baseURL)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.base = base
+
+	if strings.ContainsFunc(opts.ClientID, isHeaderUnsafe) {
+		return cfg, fieldError("ClientID", "holds control characters")
+	}
+	cfg.clientID = opts.ClientID
+	if strings.ContainsFunc(opts.UserAgent, isHeaderUnsafe) {
+		return cfg, fieldError("UserAgent", "holds control characters")
+	}
+	cfg.userAgent = orDefault(opts.UserAgent, defaultUserAgent)
+
+	cfg.transport = newPooledTransport()
+	if opts.HTTPClient != nil {
+		cfg.transport = opts.HTTPClient.Transport
+		if cfg.transport == nil {
+			cfg.transport = http.DefaultTransport
+		}
+	}
+
+	switch {
+	case opts.PageSize < 0:
+		return cfg, fieldError("PageSize", "must not be negative, got %d", opts.PageSize)
+	case opts.PageSize > maxPageSize:
+		return cfg, fieldError("PageSize", "must be at most %d, got %d", maxPageSize, opts.PageSize)
+	}
+	cfg.pageSize = orDefault(opts.PageSize, defaultPageSize)
+
+	if opts.Limiter != nil {
+		cfg.limiter = opts.Limiter
+	} else {
+		if opts.RateLimit < 0 {
+			return cfg, fieldError("RateLimit", "must be positive, got %d", opts.RateLimit)
+		}
+		if opts.RateWindow < 0 {
+			return cfg, fieldError("RateWindow", "must be positive, got %s", opts.RateWindow)
+		}
+		if opts.RateMargin < 0 {
+			return cfg, fieldError("RateMargin", "must not be negative, got %s", opts.RateMargin)
+		}
+		window := orDefault(opts.RateWindow, defaultRateWindow)
+		margin := opts.RateMargin
+		if margin == 0 {
+			margin = min(max(window/100, 10*time.Millisecond), time.Second)
+		}
+		if margin >= window {
+			return cfg, fieldError("RateMargin", "must be shorter than the rate window %s, got %s", window, margin)
+		}
+		cfg.limiter, err = NewLimiter(orDefault(opts.RateLimit, defaultRateLimit), window, margin)
+		if err != nil { // unreachable after the checks above
+			return cfg, err
+		}
+	}
+	cfg.ignoreRateHeaders = opts.IgnoreRateLimitHeaders
+
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"MaxRateLimitWait", opts.MaxRateLimitWait},
+		{"BackoffMin", opts.BackoffMin},
+		{"BackoffMax", opts.BackoffMax},
+		{"ListTimeout", opts.ListTimeout},
+		{"SyncTimeout", opts.SyncTimeout},
+		{"AuthTimeout", opts.AuthTimeout},
+		{"TokenRefreshMargin", opts.TokenRefreshMargin},
+	} {
+		if d.v < 0 {
+			return cfg, fieldError(d.name, "must not be negative, got %s", d.v)
+		}
+	}
+	cfg.maxRateLimitWait = orDefault(opts.MaxRateLimitWait, defaultMaxRateLimitWait)
+	cfg.backoffMin = orDefault(opts.BackoffMin, defaultBackoffMin)
+	cfg.backoffMax = orDefault(opts.BackoffMax, defaultBackoffMax)
+	if cfg.backoffMin > cfg.backoffMax {
+		return cfg, fieldError("BackoffMin", "%s is more than BackoffMax %s", cfg.backoffMin, cfg.backoffMax)
+	}
+	cfg.listTimeout = orDefault(opts.ListTimeout, defaultListTimeout)
+	cfg.syncTimeout = orDefault(opts.SyncTimeout, defaultSyncTimeout)
+	cfg.authTimeout = orDefault(opts.AuthTimeout, defaultAuthTimeout)
+	cfg.refreshMargin = opts.TokenRefreshMargin
+
+	if opts.MaxRetries < 0 {
+		return cfg, fieldError("MaxRetries", "must not be negative, got %d (use DisableRetries to turn retries off)", opts.MaxRetries)
+	}
+	cfg.maxRetries = orDefault(opts.MaxRetries, defaultMaxRetries)
+	if opts.DisableRetries {
+		cfg.maxRetries = 0
+	}
+	if opts.MaxRateLimitRetries < 0 {
+		return cfg, fieldError("MaxRateLimitRetries", "must not be negative, got %d", opts.MaxRateLimitRetries)
+	}
+	cfg.maxRateLimitRetries = orDefault(opts.MaxRateLimitRetries, defaultMaxRateLimitRetries)
+
+	switch {
+	case opts.MaxResponseBytes < 0:
+		return cfg, fieldError("MaxResponseBytes", "must not be negative, got %d", opts.MaxResponseBytes)
+	case opts.MaxResponseBytes > 0 && opts.MaxResponseBytes < 1024:
+		return cfg, fieldError("MaxResponseBytes", "must be at least 1024, got %d", opts.MaxResponseBytes)
+	}
+	cfg.maxResponseBytes = orDefault(opts.MaxResponseBytes, defaultMaxResponseBytes)
+
+	cfg.logger = opts.Logger
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.observer = opts.Observer
+	return cfg, nil
+}
+
+// parseBaseURL accepts an absolute http(s) URL with a host and nothing
+// that cannot be a base: no credentials (they come from the
+// CredentialsProvider, never from a URL that ends up in logs), no query,
+// no fragment.
+func parseBaseURL(s string) (*url.URL, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, errors.New("adplatform: base URL: empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// url.Error quotes the whole URL, which might hold credentials.
+		return nil, errors.New("adplatform: base URL: not a valid URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, errors.New("adplatform: base URL: scheme must be http or https")
+	case u.Host == "":
+		return nil, errors.New("adplatform: base URL: no host")
+	case u.User != nil:
+		return nil, errors.New("adplatform: base URL: must not hold credentials (use the CredentialsProvider)")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, errors.New("adplatform: base URL: must not have a query or a fragment")
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = strings.TrimRight(u.RawPath, "/")
+	return u, nil
+}
+
+// newPooledTransport is the default transport: http.DefaultTransport's
+// settings with enough idle connections per host for concurrent sync
+// calls, so that they do not dial anew every time.
+func newPooledTransport() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok { // a program replaced it: start from Go's own settings
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}
+	}
+	t = t.Clone()
+	t.MaxIdleConns = 100
+	t.MaxIdleConnsPerHost = 64
+	return t
+}
+
+func isHeaderUnsafe(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,141 @@
+package adplatform
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestDecodePage(t *testing.T) {
+	t.Parallel()
+	good := rec()
+	bad := rec("clicks", `"many"`)
+	for _, tc := range []struct {
+		name                string
+		body                string
+		wantErrField        string // "-": any *DecodeError
+		campaigns, invalid  int
+		page, limit, total  int
+		hasMore             bool
+		invalidIDs          []string
+		invalidIndex        []int
+		invalidFieldsNamed  []string
+		pageNumberRequested int
+	}{
+		{name: "reference page", body: `{"data":[` + good + `],"pagination":{"page":1,"limit":10,"total":100,"has_more":true}}`,
+			campaigns: 1, page: 1, limit: 10, total: 100, hasMore: true},
+		{name: "bad records kept in place", body: `{"data":[` + good + `,` + bad + `,{"id":7},null,"x"],"pagination":{"page":2,"limit":5,"total":5,"has_more":false}}`,
+			campaigns: 1, invalid: 4, page: 2, limit: 5, total: 5,
+			invalidIDs: []string{"campaign_1", "", "", ""}, invalidIndex: []int{1, 2, 3, 4}, invalidFieldsNamed: []string{"clicks", "id", "id", ""}},
+		{name: "quoted pagination numbers", body: `{"data":[],"pagination":{"page":"3","limit":"10","total":"100","has_more":false}}`,
+			page: 3, limit: 10, total: 100},
+		{name: "no pagination", body: `{"data":[` + good + `]}`, campaigns: 1, page: 4, pageNumberRequested: 4},
+		{name: "null data is an empty page", body: `{"data":null,"pagination":{"has_more":false}}`, page: 1},
+		{name: "null pagination fields", body: `{"data":[],"pagination":{"page":null,"total":null,"has_more":null}}`, page: 1},
+		{name: "missing data", body: `{"pagination":{"page":1}}`, wantErrField: "data"},
+		{name: "data not an array", body: `{"data":{"id":"x"}}`, wantErrField: "-"},
+		{name: "truncated", body: `{"data":[` + good[:len(good)/2], wantErrField: "-"},
+		{name: "not JSON", body: `<html>502 Bad Gateway</html>`, wantErrField: "-"},
+		{name: "trailing garbage", body: `{"data":[]} {}`, wantErrField: "-"},
+		{name: "negative total", body: `{"data":[],"pagination":{"total":-1}}`, wantErrField: "pagination.total"},
+		{name: "fractional limit", body: `{"data":[],"pagination":{"limit":2.5}}`, wantErrField: "pagination.limit"},
+		{name: "huge total", body: `{"data":[],"pagination":{"total":1e400}}`, wantErrField: "-"},
+		{name: "has_more string", body: `{"data":[],"pagination":{"has_more":"yes"}}`, wantErrField: "pagination.has_more"},
+	} {
+		requested := tc.pageNumberRequested
+		if requested == 0 {
+			requested = 1
+		}
+		p, items, err := decodePage([]byte(tc.body), requested, nil)
+		if tc.wantErrField != "" {
+			var de *DecodeError
+			if !errors.As(err, &de) || (tc.wantErrField != "-" && de.Field != tc.wantErrField) {
+				t.Errorf("%s: err = %v; want a *DecodeError for %q", tc.name, err, tc.wantErrField)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if len(p.Campaigns) != tc.campaigns || len(p.Invalid) != tc.invalid || len(items) != tc.campaigns+tc.invalid {
+			t.Errorf("%s: %d campaigns, %d invalid, %d items; want %d, %d", tc.name, len(p.Campaigns), len(p.Invalid), len(items), tc.campaigns, tc.invalid)
+		}
+		if p.Page != tc.page || p.Limit != tc.limit || p.Total != tc.total || p.HasMore != tc.hasMore {
+			t.Errorf("%s: pagination %d/%d/%d/%v; want %d/%d/%d/%v", tc.name, p.Page, p.Limit, p.Total, p.HasMore, tc.page, tc.limit, tc.total, tc.hasMore)
+		}
+		for i, re := range p.Invalid {
+			if re.ID != tc.invalidIDs[i] || re.Index != tc.invalidIndex[i] || re.Page != requested {
+				t.Errorf("%s: invalid %d = id %q index %d page %d; want %q %d %d", tc.name, i, re.ID, re.Index, re.Page, tc.invalidIDs[i], tc.invalidIndex[i], requested)
+			}
+			var de *DecodeError
+			if !errors.As(re, &de) || de.Field != tc.invalidFieldsNamed[i] || de.Endpoint != EndpointList {
+				t.Errorf("%s: invalid %d: err %v; want a list *DecodeError for field %q", tc.name, i, re.Err, tc.invalidFieldsNamed[i])
+			}
+			// Nothing is lost: the raw record is kept, and it is a copy.
+			if !json.Valid(re.Raw) || !strings.Contains(tc.body, string(re.Raw)) {
+				t.Errorf("%s: invalid %d: raw %s not the record sent", tc.name, i, re.Raw)
+			}
+		}
+	}
+}
+
+// A bad value quoting our token in a record's error message is redacted.
+func TestDecodePageRedactsRecordErrors(t *testing.T) {
+	t.Parallel()
+	const token = "fake_SECRETTOKEN1234567"
+	body := `{"data":[` + rec("clicks", `"`+token+`"`) + `]}`
+	p, _, err := decodePage([]byte(body), 1, newSecrets(token))
+	if err != nil || len(p.Invalid) != 1 {
+		t.Fatalf("decodePage = %+v, %v", p, err)
+	}
+	msg := p.Invalid[0].Error()
+	var de *DecodeError
+	if strings.Contains(msg, "SECRET") || !errors.As(p.Invalid[0], &de) || de.Field != "clicks" {
+		t.Fatalf("record error %q; want the token redacted, the field named", msg)
+	}
+}
+
+func FuzzDecodePage(f *testing.F) {
+	f.Add([]byte(`{"data":[` + rec() + `],"pagination":{"page":1,"limit":10,"total":100,"has_more":true}}`))
+	f.Add([]byte(`{"data":[` + rec("budget", "1.5e3", "clicks", `"9007199254740993"`) + `,{"id":null}],"pagination":{}}`))
+	f.Add([]byte(`{"data":[` + rec("created_at", `"2024-02-29T23:59:59.123456789-05:00"`, "name", `"\u202e"`) + `]}`))
+	f.Add([]byte(`{"data":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, items, err := decodePage(body, 1, nil)
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("page error %T is not a *DecodeError: %v", err, err)
+			}
+			return
+		}
+		if len(items) != len(p.Campaigns)+len(p.Invalid) {
+			t.Fatalf("%d items for %d campaigns and %d invalid", len(items), len(p.Campaigns), len(p.Invalid))
+		}
+		for _, c := range p.Campaigns {
+			if c.ID == "" {
+				t.Fatal("a campaign with an empty id decoded")
+			}
+			// What decodes re-encodes, and decodes equal.
+			b, err := json.Marshal(c)
+			if err != nil {
+				t.Fatalf("re-encode %+v: %v", c, err)
+			}
+			var back Campaign
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatalf("decode re-encoded %s: %v", b, err)
+			}
+			if !campaignsEqual(back, c) {
+				t.Fatalf("round trip changed the campaign:\n got %+v\nwant %+v", back, c)
+			}
+		}
+		for _, re := range p.Invalid {
+			if !json.Valid(re.Raw) {
+				t.Fatalf("invalid record's raw JSON %q is not JSON", re.Raw)
+			}
+		}
+	})
+}
