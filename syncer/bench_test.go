@@ -1,0 +1,68 @@
+package syncer_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/adplatform/adplatformtest"
+	"github.com/adsync/adsync/store/memory"
+	"github.com/adsync/adsync/syncer"
+)
+
+// BenchmarkRunAtTheFloor syncs 100 campaigns against the fake at 10
+// requests per rolling second with a 1 s sync call — slower than the gap
+// between slots, so only a concurrent syncer can reach the floor — and
+// reports the wall time as a ratio to the rolling-window floor for the
+// requests made: (ceil(requests/10) − 1) windows, plus the last call's
+// latency. The target is ratio ≤ 1.05 with zero 429s.
+//
+//	go test -run '^$' -bench RunAtTheFloor -benchtime 3x ./syncer
+func BenchmarkRunAtTheFloor(b *testing.B) {
+	const (
+		limit     = 10
+		window    = time.Second
+		latency   = time.Second
+		campaigns = 100
+	)
+	var ratio, requests, http429 float64
+	for b.Loop() {
+		b.StopTimer()
+		srv := adplatformtest.NewServer(adplatformtest.WithCampaigns(campaigns),
+			adplatformtest.WithRateLimit(limit, window), adplatformtest.WithSyncLatency(latency))
+		client, err := adplatform.New(srv.URL, adplatform.StaticCredentials(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword),
+			adplatform.Options{RateLimit: limit, RateWindow: window})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := syncer.New(client, memory.New(), syncer.Options{AccountID: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+
+		start := time.Now()
+		rep, err := s.Run(context.Background())
+		wall := time.Since(start)
+
+		b.StopTimer()
+		srv.Close() // waits for every handler: the stats are complete
+		if err != nil || rep.Synced != campaigns {
+			b.Fatalf("synced %d: %v", rep.Synced, err)
+		}
+		// The floor counts what the rate limit counts: /api requests.
+		stats := srv.Stats()
+		limited := stats.Endpoints[adplatform.EndpointList].Requests + stats.Endpoints[adplatform.EndpointSync].Requests
+		windows := (limited + limit - 1) / limit
+		floor := time.Duration(windows-1)*window + latency
+		ratio += wall.Seconds() / floor.Seconds()
+		requests += float64(limited)
+		http429 += float64(max(rep.HTTP429, int64(stats.RateLimited)))
+		b.StartTimer()
+	}
+	n := float64(b.N)
+	b.ReportMetric(ratio/n, "ratio")
+	b.ReportMetric(requests/n, "requests")
+	b.ReportMetric(http429/n, "429s")
+}

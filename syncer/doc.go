@@ -1,0 +1,71 @@
+// Package syncer keeps one account's campaigns in a store in step with the
+// ad platform: it lists every campaign, calls the platform's sync for each,
+// and stores each campaign with the time its sync succeeded.
+//
+// A Syncer composes a platform client and a store, both injected, both
+// small interfaces declared here ([Platform], [Store]), so that tests and
+// services can bring their own:
+//
+//	client, err := adplatform.New(baseURL, adplatform.StaticCredentials(email, password), adplatform.Options{})
+//	...
+//	s, err := syncer.New(client, pgStore, syncer.Options{AccountID: "acme"})
+//	...
+//	report, err := s.Run(ctx)
+//
+// # Speed: the rate window is the only bound
+//
+// On a platform that allows N requests in any rolling window W, the wall
+// time of a sync is decided by how many requests it makes and whether any
+// slot of the window goes unused. Run therefore
+//
+//   - streams listing into syncing: the first sync call starts as soon as the
+//     first page arrives;
+//   - keeps Options.Concurrency sync calls in flight (default 10), so that
+//     when the sync call is slower than the gap between slots, every slot
+//     is still used; the client's limiter paces them so that none earns a
+//     429;
+//   - spends no request twice: the client lists with the largest page size
+//     and retries only what failed;
+//   - writes to the store from one writer, in batches (by count or after a
+//     short interval), through bounded channels: a slow store pushes back
+//     instead of growing memory, which stays O(page + concurrency + batch)
+//     whatever the number of campaigns.
+//
+// # Failures
+//
+// Every campaign ends synced, skipped, or failed with its reason: the sync
+// call failed after the client's retries, its record could not be decoded,
+// or the store rejected it. A failed campaign becomes a dead letter (its
+// listed data byte for byte and the last error) when the store keeps them
+// (it implements [Bookkeeper], as store/postgres and store/memory do);
+// [Syncer.RetryFailed] re-syncs just those, and the next Run picks them up
+// too. Failures are in the [Report], not in Run's error: that error is for a
+// run that could not do its job at all (refused credentials, an unavailable
+// store, a listing that failed part way, a platform asking to wait longer
+// than the client allows).
+//
+// # Resume and shutdown
+//
+// With a Bookkeeper the run is checkpointed as it goes: a campaign counts as
+// synced once its row is stored with its SyncedAt. A run that is killed
+// (even with SIGKILL) leaves the store consistent, and the next Run resumes
+// it, skipping the campaigns it already synced. A run that completed is not
+// resumed: the next one starts afresh (Options.SkipSyncedWithin skips
+// campaigns synced recently anyway).
+//
+// When Run's context is cancelled, it stops listing and starting calls,
+// abandons calls still waiting for a rate-limit slot, lets calls already on
+// the wire finish within Options.GracePeriod, stores what they brought
+// back, marks the run interrupted and returns its report. (It learns which
+// calls are on the wire from adplatform's Observer events; a Platform that
+// reports none has its calls cancelled at once.)
+//
+// # Observability
+//
+// Options.Logger gets the run's lines, each with run_id and account; nil is
+// silent. An [Observer] gets the run's events (run started and finished,
+// page listed, campaign synced, skipped or failed, rate-limit waits) for
+// metrics; [Syncer.Progress] can be polled from another goroutine for a
+// progress bar. The report carries the client's counters for the run:
+// requests, 429s, retries and token refreshes.
+package syncer

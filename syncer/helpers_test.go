@@ -1,0 +1,231 @@
+package syncer_test
+
+import (
+	"bytes"
+	"context"
+	"iter"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/adplatform/adplatformtest"
+	"github.com/adsync/adsync/store"
+	"github.com/adsync/adsync/store/memory"
+	"github.com/adsync/adsync/syncer"
+)
+
+// The tests run the reference platform's behaviour time-compressed: 10
+// requests per 200 ms instead of per minute, and a 20 ms sync call.
+const (
+	testLimit  = 10
+	testWindow = 200 * time.Millisecond
+)
+
+// newPlatform starts a fake platform with the test's time compression;
+// opts override it.
+func newPlatform(t testing.TB, opts ...adplatformtest.Option) *adplatformtest.Server {
+	t.Helper()
+	base := []adplatformtest.Option{
+		adplatformtest.WithRateLimit(testLimit, testWindow),
+		adplatformtest.WithSyncLatency(20 * time.Millisecond),
+	}
+	srv := adplatformtest.NewServer(append(base, opts...)...)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newClient returns a client of srv paced for the test window; tweak
+// adjusts its options.
+func newClient(t testing.TB, srv *adplatformtest.Server, tweak ...func(*adplatform.Options)) *adplatform.HTTPClient {
+	t.Helper()
+	opts := adplatform.Options{
+		RateLimit:   testLimit,
+		RateWindow:  testWindow,
+		BackoffMin:  2 * time.Millisecond,
+		BackoffMax:  20 * time.Millisecond,
+		ListTimeout: 2 * time.Second,
+		SyncTimeout: 2 * time.Second,
+		AuthTimeout: 2 * time.Second,
+	}
+	for _, f := range tweak {
+		f(&opts)
+	}
+	c, err := adplatform.New(srv.URL, adplatform.StaticCredentials(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword), opts)
+	if err != nil {
+		t.Fatalf("adplatform.New: %v", err)
+	}
+	return c
+}
+
+// newSyncer returns a syncer for account "acct" unless opts names another.
+func newSyncer(t testing.TB, p syncer.Platform, st syncer.Store, opts syncer.Options) *syncer.Syncer {
+	t.Helper()
+	if opts.AccountID == "" {
+		opts.AccountID = "acct"
+	}
+	s, err := syncer.New(p, st, opts)
+	if err != nil {
+		t.Fatalf("syncer.New: %v", err)
+	}
+	return s
+}
+
+// run runs s and fails the test on an error.
+func run(t testing.TB, s *syncer.Syncer) syncer.Report {
+	t.Helper()
+	rep, err := s.Run(context.Background())
+	if err != nil {
+		t.Fatalf("Run: %v (report %+v)", err, rep)
+	}
+	return rep
+}
+
+// checkAllSynced asserts that the report and the store show every one of
+// n campaigns synced exactly once on the platform, with no 429.
+func checkAllSynced(t testing.TB, rep syncer.Report, srv *adplatformtest.Server, st store.Store, account string, n int) {
+	t.Helper()
+	if rep.Seen != n || rep.Synced != n || rep.Failed != 0 || rep.Interrupted {
+		t.Errorf("report: seen %d synced %d failed %d interrupted %v; want %d synced, no failure (failures %v)",
+			rep.Seen, rep.Synced, rep.Failed, rep.Interrupted, n, rep.Failures)
+	}
+	if rep.HTTP429 != 0 || srv.Stats().RateLimited != 0 {
+		t.Errorf("earned 429s: report %d, platform %d", rep.HTTP429, srv.Stats().RateLimited)
+	}
+	for id, got := range srv.Stats().MaxAcceptedInWindow {
+		if got > testLimit {
+			t.Errorf("platform saw %d requests of client %s in one window, limit %d", got, id, testLimit)
+		}
+	}
+	for i := 1; i <= n; i++ {
+		id := campaignID(i)
+		if calls := srv.SyncCalls(id); calls != 1 {
+			t.Errorf("%s: %d sync calls, want 1", id, calls)
+		}
+		c, err := st.Get(context.Background(), account, id)
+		if err != nil {
+			t.Errorf("%s not stored: %v", id, err)
+			continue
+		}
+		if c.SyncedAt.IsZero() {
+			t.Errorf("%s stored without SyncedAt", id)
+		}
+	}
+}
+
+func campaignID(i int) string { return "campaign_" + itoa(i) }
+
+func itoa(i int) string {
+	var b [20]byte
+	n := len(b)
+	for {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+		if i == 0 {
+			return string(b[n:])
+		}
+	}
+}
+
+// logBuffer collects log lines from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// upsertOnly is a store that implements only syncer.Store: no bookkeeping.
+type upsertOnly struct{ st *memory.Store }
+
+func (u upsertOnly) Upsert(ctx context.Context, account string, cs []store.Campaign) error {
+	return u.st.Upsert(ctx, account, cs)
+}
+
+// scriptedPlatform is a Platform whose listing and sync answers a test
+// scripts, for failures the fake does not produce.
+type scriptedPlatform struct {
+	campaigns []adplatform.Campaign
+	listErr   error // yielded after the campaigns, if set
+	sync      func(ctx context.Context, id string) (adplatform.SyncResult, error)
+}
+
+func (p *scriptedPlatform) Campaigns(ctx context.Context) iter.Seq2[adplatform.Campaign, error] {
+	return func(yield func(adplatform.Campaign, error) bool) {
+		for _, c := range p.campaigns {
+			if !yield(c, nil) {
+				return
+			}
+		}
+		if p.listErr != nil {
+			yield(adplatform.Campaign{}, p.listErr)
+		}
+	}
+}
+
+func (p *scriptedPlatform) SyncCampaign(ctx context.Context, id string) (adplatform.SyncResult, error) {
+	if p.sync != nil {
+		return p.sync(ctx, id)
+	}
+	return adplatform.SyncResult{CampaignID: id}, nil
+}
+
+func scriptedCampaigns(n int) []adplatform.Campaign {
+	cs := make([]adplatform.Campaign, n)
+	for i := range cs {
+		cs[i] = adplatform.Campaign{ID: campaignID(i + 1), Name: "Campaign " + itoa(i+1), Status: "active", Budget: "100.50"}
+	}
+	return cs
+}
+
+// recorder is an Observer that counts events.
+type recorder struct {
+	syncer.NopObserver
+	mu                       sync.Mutex
+	started, finished, pages int
+	synced, skipped, failed  []string
+	onSynced                 func(n int)
+}
+
+func (r *recorder) RunStarted(syncer.RunInfo) { r.mu.Lock(); r.started++; r.mu.Unlock() }
+func (r *recorder) RunFinished(syncer.Report) { r.mu.Lock(); r.finished++; r.mu.Unlock() }
+func (r *recorder) PageListed(adplatform.PageInfo) {
+	r.mu.Lock()
+	r.pages++
+	r.mu.Unlock()
+}
+func (r *recorder) CampaignSkipped(id string) {
+	r.mu.Lock()
+	r.skipped = append(r.skipped, id)
+	r.mu.Unlock()
+}
+func (r *recorder) CampaignFailed(id string, _ error) {
+	r.mu.Lock()
+	r.failed = append(r.failed, id)
+	r.mu.Unlock()
+}
+func (r *recorder) CampaignSynced(id string) {
+	r.mu.Lock()
+	r.synced = append(r.synced, id)
+	n, f := len(r.synced), r.onSynced
+	r.mu.Unlock()
+	if f != nil {
+		f(n)
+	}
+}

@@ -1,0 +1,67 @@
+package syncer
+
+import (
+	"time"
+
+	"github.com/adsync/adsync/adplatform"
+)
+
+// Observer receives a run's events, so that a service can feed Prometheus,
+// OpenTelemetry or a progress display without adsync depending on any of
+// them. Methods are called synchronously from the run's goroutines and must
+// be quick and safe for concurrent use.
+//
+// Embed [NopObserver] to implement only the events you need.
+type Observer interface {
+	// RunStarted is called when a run (or a RetryFailed pass) starts.
+	RunStarted(RunInfo)
+	// PageListed is called for every page of campaigns listed.
+	PageListed(adplatform.PageInfo)
+	// CampaignSynced is called when a campaign was synced and stored.
+	CampaignSynced(id string)
+	// CampaignSkipped is called for a campaign not synced because it had
+	// synced already (resume, or Options.SkipSyncedWithin).
+	CampaignSkipped(id string)
+	// CampaignFailed is called when a campaign failed, with the reason.
+	CampaignFailed(id string, err error)
+	// RateLimitWait is called when a call waited for a rate-limit slot.
+	RateLimitWait(wait time.Duration)
+	// RunFinished is called with the final report.
+	RunFinished(Report)
+}
+
+// RunInfo describes a run that starts.
+type RunInfo struct {
+	RunID     string
+	AccountID string
+	// Resumed is set when the run resumes an unfinished one.
+	Resumed bool
+	// Retry is set for a RetryFailed pass.
+	Retry     bool
+	StartedAt time.Time
+}
+
+// NopObserver implements [Observer] with methods that do nothing. Embed it
+// in your own observer.
+type NopObserver struct{}
+
+// RunStarted does nothing.
+func (NopObserver) RunStarted(RunInfo) {}
+
+// PageListed does nothing.
+func (NopObserver) PageListed(adplatform.PageInfo) {}
+
+// CampaignSynced does nothing.
+func (NopObserver) CampaignSynced(string) {}
+
+// CampaignSkipped does nothing.
+func (NopObserver) CampaignSkipped(string) {}
+
+// CampaignFailed does nothing.
+func (NopObserver) CampaignFailed(string, error) {}
+
+// RateLimitWait does nothing.
+func (NopObserver) RateLimitWait(time.Duration) {}
+
+// RunFinished does nothing.
+func (NopObserver) RunFinished(Report) {}

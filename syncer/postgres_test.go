@@ -1,0 +1,219 @@
+package syncer_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/adplatform/adplatformtest"
+	"github.com/adsync/adsync/store/postgres"
+	"github.com/adsync/adsync/store/postgres/postgrestest"
+	"github.com/adsync/adsync/syncer"
+)
+
+// newPostgresStore returns a migrated PostgreSQL store in a schema of its
+// own, and the schema.
+func newPostgresStore(t testing.TB) (*postgres.Store, *postgrestest.Schema) {
+	t.Helper()
+	schema := postgrestest.New(t)
+	st, err := postgres.New(schema.DB, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return st, schema
+}
+
+// The reference behaviour end to end into PostgreSQL, failures and
+// RetryFailed included.
+func TestRunPostgres(t *testing.T) {
+	t.Parallel()
+	st, _ := newPostgresStore(t)
+	srv := newPlatform(t, adplatformtest.WithSyncError("campaign_42", 503))
+	rep := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
+	if rep.Synced != 99 || rep.Failed != 1 || rep.Failures[0].CampaignID != "campaign_42" || rep.HTTP429 != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	letters, err := st.DeadLetters(context.Background(), "acct", "", 10)
+	if err != nil || len(letters) != 1 || !strings.Contains(string(letters[0].Data), `"id":"campaign_42"`) {
+		t.Fatalf("dead letters %+v, %v", letters, err)
+	}
+
+	healed := newPlatform(t)
+	retry, err := newSyncer(t, newClient(t, healed), st, syncer.Options{}).RetryFailed(context.Background())
+	if err != nil || retry.Synced != 1 {
+		t.Fatalf("RetryFailed: %+v, %v", retry, err)
+	}
+	if n := len(syncedIDs(t, st, "acct", 100)); n != 100 {
+		t.Errorf("%d of 100 campaigns synced", n)
+	}
+}
+
+// Two syncers, two accounts, one PostgreSQL store, at once.
+func TestTwoAccountsSharePostgres(t *testing.T) {
+	t.Parallel()
+	st, _ := newPostgresStore(t)
+	srvA := newPlatform(t, adplatformtest.WithCampaigns(40))
+	srvB := newPlatform(t, adplatformtest.WithCampaigns(30))
+	errs := make(chan error, 2)
+	reports := make(chan syncer.Report, 2)
+	for _, acct := range []struct {
+		id  string
+		srv *adplatformtest.Server
+	}{{"a", srvA}, {"b", srvB}} {
+		s := newSyncer(t, newClient(t, acct.srv, func(o *adplatform.Options) { o.ClientID = "client-" + acct.id }), st, syncer.Options{AccountID: acct.id})
+		go func() {
+			rep, err := s.Run(context.Background())
+			reports <- rep
+			errs <- err
+		}()
+	}
+	got := map[string]syncer.Report{}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		rep := <-reports
+		got[rep.AccountID] = rep
+	}
+	checkAllSynced(t, got["a"], srvA, st, "a", 40)
+	checkAllSynced(t, got["b"], srvB, st, "b", 30)
+	if _, err := st.Get(context.Background(), "b", "campaign_35"); err == nil {
+		t.Error("account b holds account a's campaign_35")
+	}
+}
+
+// A run killed with SIGKILL leaves the store consistent; the next run
+// resumes it and does not sync again what was recorded synced.
+func TestKillAndResumePostgres(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	st, schema := newPostgresStore(t)
+	srv := newPlatform(t, adplatformtest.WithCampaigns(80), adplatformtest.WithSyncLatency(40*time.Millisecond))
+
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), childRole+"=sync", childPlatform+"="+srv.URL, childDatabase+"="+schema.URL)
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+
+	// Kill it mid-run, once some campaigns are recorded synced.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		if err := schema.DB.Get(&n, "SELECT count(*) FROM campaigns WHERE synced_at IS NOT NULL"); err != nil {
+			t.Fatal(err)
+		}
+		if n >= 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child synced only %d campaigns in 20s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	child.Wait()
+
+	var status string
+	if err := schema.DB.Get(&status, "SELECT status FROM runs"); err != nil || status != "running" {
+		t.Fatalf("killed run's status %q (%v); want it left running", status, err)
+	}
+	before := syncedIDs(t, st, "acct", 80)
+	if len(before) == 80 {
+		t.Fatal("the child finished before it was killed")
+	}
+
+	rep := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
+	if !rep.Resumed || rep.Skipped != len(before) || rep.Synced != 80-len(before) {
+		t.Fatalf("after the kill: %+v; want resumed, %d skipped, %d synced", rep, len(before), 80-len(before))
+	}
+	for id := range before {
+		if calls := srv.SyncCalls(id); calls != 1 {
+			t.Errorf("%s was recorded synced before the kill, yet called %d times", id, calls)
+		}
+	}
+	if n := len(syncedIDs(t, st, "acct", 80)); n != 80 {
+		t.Errorf("%d of 80 synced after the resume", n)
+	}
+}
+
+// The environment of a child test process.
+const (
+	childRole     = "ADSYNC_SYNCER_TEST_CHILD"
+	childPlatform = "ADSYNC_SYNCER_TEST_PLATFORM"
+	childDatabase = "ADSYNC_SYNCER_TEST_DATABASE"
+)
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(childRole) {
+	case "":
+		os.Exit(m.Run())
+	case "sync":
+		os.Exit(childSync())
+	case "platform":
+		os.Exit(childPlatformServer())
+	default:
+		fmt.Fprintln(os.Stderr, "unknown child role")
+		os.Exit(2)
+	}
+}
+
+// childSync runs one sync into PostgreSQL, to be killed.
+func childSync() int {
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, os.Getenv(childDatabase), postgres.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer st.Close()
+	client, err := adplatform.New(os.Getenv(childPlatform),
+		adplatform.StaticCredentials(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword),
+		adplatform.Options{RateLimit: testLimit, RateWindow: testWindow})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	s, err := syncer.New(client, st, syncer.Options{AccountID: "acct", FlushInterval: 20 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	rep, err := s.Run(ctx)
+	json.NewEncoder(os.Stdout).Encode(rep)
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// childPlatformServer serves a fake platform with the campaigns the parent
+// asks for, prints its URL, and serves until stdin closes. Running the fake
+// in another process keeps its state out of the parent's memory figures.
+func childPlatformServer() int {
+	var n int
+	fmt.Sscan(os.Getenv(childPlatform), &n)
+	srv := adplatformtest.NewServer(adplatformtest.WithCampaigns(n), adplatformtest.WithRateLimit(0, time.Second),
+		adplatformtest.WithSyncLatency(0), adplatformtest.WithFailEveryNthList(0), adplatformtest.WithHonestPagination())
+	defer srv.Close()
+	fmt.Println(srv.URL)
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	return 0
+}
