@@ -40,7 +40,7 @@ type Report struct {
 	Duration  time.Duration
 
 	// The platform client's counters for this run's calls.
-	HTTPRequests   int64 // attempts sent, retries included
+	HTTPRequests   int64 // attempts sent: token requests and retries included
 	HTTP429        int64 // 429 responses received
 	Retries        int64 // attempts retried
 	TokenRefreshes int64 // bearer tokens obtained

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/adsync/adsync/examples/internal/ratelimit"
+	"github.com/adsync/adsync/store"
+)
+
+// The environment variables the example reads.
+const (
+	envAPIURL    = "AD_PLATFORM_API_URL"
+	envEmail     = "AD_PLATFORM_EMAIL"
+	envPassword  = "AD_PLATFORM_PASSWORD"
+	envClientID  = "AD_PLATFORM_CLIENT_ID"
+	envDatabase  = "DATABASE_URL"
+	envAccountID = "ADSYNC_ACCOUNT_ID"
+)
+
+// defaultAccountID keys the campaigns in the store when ADSYNC_ACCOUNT_ID
+// is unset.
+const defaultAccountID = "default"
+
+// config is what the environment and the flags ask for, validated. It holds
+// the password and the database URL: it is never printed whole.
+type config struct {
+	// From the environment. apiURL "" means the embedded fake platform,
+	// dbURL "" the in-memory store.
+	apiURL, email, password, clientID string
+	dbURL                             string
+	accountID                         string
+
+	// From the flags. rateSet says whether -rate was given: with the
+	// embedded fake, the default is the fake's compressed rate.
+	rate        ratelimit.Rate
+	rateSet     bool
+	concurrency int
+	pageSize    int
+	timeout     time.Duration
+	fresh       bool
+	retryFailed bool
+	json        bool
+	logLevel    slog.Level
+	logFormat   string
+}
+
+const usageHeader = `Usage: basic [flags]
+
+Syncs one account's campaigns from the ad platform into a database: lists
+every campaign, calls the platform's sync for each, stores each one, and
+reports. A run that is interrupted (Ctrl-C, or killed) is resumed by the next
+run with the same database, which skips what was already synced.
+
+With nothing set, it runs on embedded defaults: a fake platform, time-
+compressed so that the run takes about 20 s, and an in-memory store.
+
+Environment:
+  AD_PLATFORM_API_URL    the platform's base URL; unset: the embedded fake
+  AD_PLATFORM_EMAIL      the account's email (required with AD_PLATFORM_API_URL)
+  AD_PLATFORM_PASSWORD   the account's password (required with AD_PLATFORM_API_URL;
+                         never printed)
+  AD_PLATFORM_CLIENT_ID  the X-Client-ID that keys the platform's rate limit
+                         (default: derived from the email, stable per account)
+  DATABASE_URL           a PostgreSQL URL (its search_path picks the schema);
+                         unset: an in-memory store, gone at exit
+  ADSYNC_ACCOUNT_ID      the account's key in the database (default "default")
+
+Exit status: 0 every campaign synced; 1 some campaigns failed, or the run
+stopped on an error; 2 a configuration or start-up error (flags, environment,
+database, refused credentials); 130 interrupted by SIGINT or SIGTERM (a second
+signal quits at once).
+
+Flags:
+`
+
+// parseConfig reads the flags, then the environment through getenv. -h
+// prints the usage on stderr and returns flag.ErrHelp; any other error
+// names the flag or the variable at fault, and never holds a secret.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	c := config{rate: ratelimit.Rate{N: 10, Window: time.Minute}}
+	fs := flag.NewFlagSet("basic", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHeader)
+		fs.PrintDefaults()
+	}
+	fs.Var(&c.rate, "rate", "the platform's rate limit, `N/DURATION` requests in any rolling window, e.g. 10/3s;\nwith the embedded fake, its compressed rate "+fakeRate().String()+" unless set, and the fake's limit too")
+	fs.IntVar(&c.concurrency, "concurrency", 10, "sync calls in flight at once")
+	fs.IntVar(&c.pageSize, "page-size", 100, "campaigns asked for per list call")
+	fs.DurationVar(&c.timeout, "timeout", 0, "timeout of one attempt of a list or sync call\n(default: the client's, 10s for a list, 15s for a sync)")
+	fs.BoolVar(&c.fresh, "fresh", false, "start a new run even if the last one is unfinished, instead of resuming it")
+	fs.BoolVar(&c.retryFailed, "retry-failed", false, "only re-sync the campaigns that failed before (the dead letters)")
+	fs.BoolVar(&c.json, "json", false, "print the report as one JSON object on stdout (everything else goes to stderr)")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelWarn, "`level` of the logs on stderr: debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "`format` of the logs: text or json")
+	if err := fs.Parse(args); err != nil {
+		return c, err // the flag package has printed the problem and the usage
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (flags only; -h for help)", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) { c.rateSet = c.rateSet || f.Name == "rate" })
+
+	c.apiURL, c.email, c.password = getenv(envAPIURL), getenv(envEmail), getenv(envPassword)
+	c.clientID, c.dbURL, c.accountID = getenv(envClientID), getenv(envDatabase), getenv(envAccountID)
+	if c.accountID == "" {
+		c.accountID = defaultAccountID
+	}
+	return c, c.validate()
+}
+
+// validate checks what the libraries cannot name the way the user wrote it.
+func (c config) validate() error {
+	switch {
+	case c.concurrency < 1:
+		return fmt.Errorf("-concurrency: must be at least 1, got %d", c.concurrency)
+	case c.pageSize < 1:
+		return fmt.Errorf("-page-size: must be at least 1, got %d", c.pageSize)
+	case c.timeout < 0:
+		return fmt.Errorf("-timeout: must not be negative, got %s", c.timeout)
+	case c.fresh && c.retryFailed:
+		return errors.New("-fresh and -retry-failed do not go together: -retry-failed starts no run, it retries the failed campaigns")
+	case c.logFormat != "text" && c.logFormat != "json":
+		return fmt.Errorf("-log-format: want text or json, got %q", c.logFormat)
+	}
+	if err := store.ValidateAccountID(c.accountID); err != nil {
+		return fmt.Errorf("%s: %w", envAccountID, err)
+	}
+	if c.apiURL == "" {
+		return nil
+	}
+	if err := checkAPIURL(c.apiURL); err != nil {
+		return fmt.Errorf("%s: %w", envAPIURL, err)
+	}
+	var missing []string
+	if c.email == "" {
+		missing = append(missing, envEmail)
+	}
+	if c.password == "" {
+		missing = append(missing, envPassword)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s not set: the platform at %s needs the account's credentials", strings.Join(missing, " and "), envAPIURL)
+	}
+	return nil
+}
+
+// checkAPIURL refuses what cannot be a platform's base URL, without
+// echoing it: a URL may hold a password. adplatform.New checks the rest.
+func checkAPIURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return errors.New("not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("want an http:// or https:// URL")
+	case u.Host == "":
+		return errors.New("no host in the URL")
+	case u.User != nil:
+		return errors.New("must not hold credentials: use AD_PLATFORM_EMAIL and AD_PLATFORM_PASSWORD")
+	}
+	return nil
+}
+
+// describeDB names the database without the secrets a URL may hold: only
+// the host and the database name of a postgres:// URL.
+func describeDB(dsn string) string {
+	const hidden = "PostgreSQL (DATABASE_URL not shown)"
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return hidden // a key=value string: any part may be the password
+	}
+	u, err := url.Parse(dsn)
+	// An unescaped '@' or '/' in a password can shift part of it into the
+	// host or the path: show neither then.
+	if err != nil || u.Host == "" || strings.Contains(u.Host+u.Path, "@") || strings.Count(u.Path, "/") > 1 {
+		return hidden
+	}
+	return "PostgreSQL at " + u.Host + u.Path
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/syncer"
+)
+
+// What the binary's parts decide, tested in process; the binary as a whole
+// is tested as a process by the other tests.
+
+func TestDescribeDBHidesSecrets(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ dsn, want string }{
+		{"postgres://u:pw@db.example.com:5432/app?sslmode=require&password=x", "PostgreSQL at db.example.com:5432/app"},
+		{"postgresql://db.example.com/app", "PostgreSQL at db.example.com/app"},
+		{"postgres://u:se/cret@host/db", "PostgreSQL (DATABASE_URL not shown)"}, // '/' in the password
+		{"postgres://u:12/34@host/db", "PostgreSQL (DATABASE_URL not shown)"},   // ... parsed as a port
+		{"postgres://u:p@ss@host/db", "PostgreSQL at host/db"},                  // the last '@' ends the user info
+		{"host=db user=u password=secret dbname=app", "PostgreSQL (DATABASE_URL not shown)"},
+		{"postgres://%zz", "PostgreSQL (DATABASE_URL not shown)"},
+		{"postgres:///app?host=/var/run/postgresql", "PostgreSQL (DATABASE_URL not shown)"},
+	}
+	for _, tt := range tests {
+		if got := describeDB(tt.dsn); got != tt.want {
+			t.Errorf("describeDB(%q) = %q, want %q", tt.dsn, got, tt.want)
+		}
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	t.Parallel()
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	t.Run("defaults", func(t *testing.T) {
+		c, err := parseConfig(nil, env(), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.accountID != "default" || c.rate.String() != "10/1m" || c.rateSet || c.concurrency != 10 || c.pageSize != 100 || c.logFormat != "text" {
+			t.Errorf("defaults: %+v", c)
+		}
+	})
+	t.Run("rate set", func(t *testing.T) {
+		c, err := parseConfig([]string{"-rate", "10/3s"}, env(), io.Discard)
+		if err != nil || !c.rateSet || c.rate.Window != 3*time.Second {
+			t.Errorf("-rate 10/3s: %+v, %v", c, err)
+		}
+	})
+	t.Run("errors never echo the URL", func(t *testing.T) {
+		_, err := parseConfig(nil, env(envAPIURL, "http://user:hunter2@[::1", envEmail, "e", envPassword, "p"), io.Discard)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error %v: want one without the URL", err)
+		}
+		_, err = parseConfig(nil, env(envAPIURL, "https://user:hunter2@example.com", envEmail, "e", envPassword, "p"), io.Discard)
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "must not hold credentials") {
+			t.Errorf("error %v: want credentials refused, without them", err)
+		}
+	})
+}
+
+func TestExitCode(t *testing.T) {
+	t.Parallel()
+	authErr := fmt.Errorf("syncer: list campaigns: %w", &adplatform.AuthError{Endpoint: adplatform.EndpointAuth, StatusCode: 401, Reason: "Invalid credentials"})
+	tests := []struct {
+		name string
+		rep  syncer.Report
+		err  error
+		want int
+	}{
+		{"all synced", syncer.Report{Seen: 3, Synced: 3}, nil, exitOK},
+		{"nothing to do", syncer.Report{}, nil, exitOK},
+		{"some failed", syncer.Report{Seen: 3, Synced: 2, Failed: 1}, nil, exitFailed},
+		{"interrupted", syncer.Report{Seen: 3, Synced: 1, Interrupted: true}, nil, exitFailed},
+		{"run error", syncer.Report{Interrupted: true}, errors.New("syncer: list campaigns: boom"), exitFailed},
+		{"credentials refused", syncer.Report{Interrupted: true}, authErr, exitStartup},
+	}
+	for _, tt := range tests {
+		if got := exitCode(tt.rep, tt.err); got != tt.want {
+			t.Errorf("%s: exitCode = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		p    syncer.Progress
+		at   time.Duration
+		want string
+	}{
+		{syncer.Progress{StartedAt: start}, 0, "synced 0/?, failed 0, skipped 0, in flight 0, 0.0 campaigns/s, ETA ?"},
+		{syncer.Progress{StartedAt: start, Seen: 7, Synced: 2}, time.Second, "synced 2/7 seen, failed 0, skipped 0, in flight 0, 2.0 campaigns/s, ETA ?"},
+		// 40 done in 10 s: 4/s; 100-40-10-0 = 50 left: 12.5 s.
+		{syncer.Progress{StartedAt: start, Total: 100, Seen: 100, Synced: 38, Failed: 2, Skipped: 10, InFlight: 10}, 10 * time.Second,
+			"synced 38/100, failed 2, skipped 10, in flight 10, 4.0 campaigns/s, ETA 13s"},
+		{syncer.Progress{StartedAt: start, Total: 100, Seen: 100, Skipped: 100}, time.Second, "synced 0/100, failed 0, skipped 100, in flight 0, 0.0 campaigns/s, ETA ?"},
+	}
+	for _, tt := range tests {
+		if got := progressLine(tt.p, start.Add(tt.at)); got != tt.want {
+			t.Errorf("progressLine(%+v)\n got %q\nwant %q", tt.p, got, tt.want)
+		}
+	}
+}
+
+// On a terminal, a message written while the live line shows erases it,
+// and draws it again after itself.
+func TestConsoleLiveLine(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	c := &console{w: &b, tty: true}
+	c.SetLive("synced 1/9")
+	c.SetLive("synced 22/99")
+	c.Printf("a log line\n")
+	c.ClearLive()
+	c.Printf("summary\n")
+	want := "synced 1/9" +
+		"\r          \r" + "synced 22/99" +
+		"\r            \r" + "a log line\n" + "synced 22/99" +
+		"\r            \r" + "summary\n"
+	if got := b.String(); got != want {
+		t.Errorf("console wrote\n%q\nwant\n%q", got, want)
+	}
+}

@@ -1,0 +1,239 @@
+// Command basic is adsync's example: it syncs one account's campaigns from
+// the ad platform into a database, showing its progress, and reports.
+//
+// With nothing set it runs on embedded defaults, a fake platform
+// (time-compressed: the run takes about 20 s instead of 10 minutes) and an
+// in-memory store:
+//
+//	go run ./examples/basic
+//
+// Against a real platform and PostgreSQL:
+//
+//	AD_PLATFORM_API_URL=https://api.example.com AD_PLATFORM_EMAIL=... AD_PLATFORM_PASSWORD=... \
+//	DATABASE_URL=postgres://... ADSYNC_ACCOUNT_ID=acme go run ./examples/basic -rate 10/1m
+//
+// ADSYNC_ACCOUNT_ID keys the account's campaigns and runs in the database;
+// it defaults to "default". -h lists the variables and the flags.
+//
+// It is thin on purpose: flags and environment, wiring of adplatform, a
+// store and syncer, and printing. Progress and logs go to stderr; with
+// -json, stdout carries exactly one JSON object, the run's report.
+//
+// Exit status: 0 every campaign synced; 1 some campaigns failed (listed in
+// the report), or the run stopped on an error after it started; 2 a
+// configuration or start-up error, refused credentials included; 130
+// interrupted by SIGINT or SIGTERM. The first signal stops the run
+// gracefully (calls on the wire finish and are stored, the run is recorded
+// interrupted, and the next run resumes it); a second one quits at once.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/adplatform/adplatformtest"
+	"github.com/adsync/adsync/examples/internal/ratelimit"
+	"github.com/adsync/adsync/store/memory"
+	"github.com/adsync/adsync/store/postgres"
+	"github.com/adsync/adsync/syncer"
+)
+
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitStartup     = 2
+	exitInterrupted = 130
+)
+
+func main() {
+	con := newConsole(os.Stderr)
+
+	// The first signal cancels the run's context: a graceful stop. The
+	// second quits at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	var interrupted atomic.Bool
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		interrupted.Store(true)
+		con.Printf("\nbasic: interrupted: stopping; calls on the wire finish and are saved (signal again to quit at once)\n")
+		cancel()
+		<-signals
+		con.Printf("basic: interrupted again: quitting now\n")
+		os.Exit(exitInterrupted)
+	}()
+
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, con)
+	if interrupted.Load() {
+		code = exitInterrupted
+	}
+	os.Exit(code)
+}
+
+// run is the whole program but for signals and the process's exit.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, con *console) int {
+	cfg, err := parseConfig(args, getenv, con)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		con.Printf("basic: %v\n", err)
+		return exitStartup
+	}
+	log := newLogger(cfg, con)
+
+	// The store first: a database that cannot be opened is the likeliest
+	// start-up error, and it needs no platform.
+	st, closeStore, err := openStore(ctx, cfg, log, con)
+	if err != nil {
+		con.Printf("basic: %v\n", err)
+		return exitStartup
+	}
+	defer closeStore()
+
+	client, closePlatform, err := openPlatform(cfg, log, con)
+	if err != nil {
+		con.Printf("basic: %v\n", err)
+		return exitStartup
+	}
+	defer closePlatform()
+
+	s, err := syncer.New(client, st, syncer.Options{
+		AccountID:   cfg.accountID,
+		Concurrency: cfg.concurrency,
+		Fresh:       cfg.fresh,
+		Logger:      log,
+	})
+	if err != nil {
+		con.Printf("basic: %v\n", err)
+		return exitStartup
+	}
+	con.Printf("basic: syncing account %q, concurrency %d, page size %d\n", cfg.accountID, cfg.concurrency, cfg.pageSize)
+
+	stopProgress := showProgress(s, con)
+	var rep syncer.Report
+	if cfg.retryFailed {
+		rep, err = s.RetryFailed(ctx)
+	} else {
+		rep, err = s.Run(ctx)
+	}
+	stopProgress()
+
+	printSummary(con, rep, err, cfg.dbURL != "")
+	if cfg.json {
+		out, jerr := json.Marshal(rep)
+		if jerr != nil { // cannot happen: the report is plain data
+			con.Printf("basic: encode the report: %v\n", jerr)
+			return exitFailed
+		}
+		_, _ = fmt.Fprintf(stdout, "%s\n", out)
+	}
+	return exitCode(rep, err)
+}
+
+// exitCode says how the run ended. A signal is main's business.
+func exitCode(rep syncer.Report, runErr error) int {
+	var authErr *adplatform.AuthError
+	switch {
+	case errors.As(runErr, &authErr):
+		return exitStartup // refused credentials are a configuration error
+	case runErr != nil, rep.Failed > 0, rep.Interrupted:
+		return exitFailed
+	}
+	return exitOK
+}
+
+// openPlatform returns the client of the platform AD_PLATFORM_API_URL
+// names, or of the embedded fake it starts. The returned function stops
+// the fake.
+func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.HTTPClient, func(), error) {
+	apiURL, email, password, rate := cfg.apiURL, cfg.email, cfg.password, cfg.rate
+	closeFake := func() {}
+	if cfg.apiURL == "" {
+		if !cfg.rateSet {
+			rate = fakeRate()
+		}
+		fake, err := startFake(rate, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		closeFake = fake.Close
+		apiURL, email, password = fake.url, adplatformtest.DefaultEmail, adplatformtest.DefaultPassword
+		_, window, _ := strings.Cut(rate.String(), "/")
+		reference := ratelimit.Rate{N: adplatformtest.DefaultRateLimit, Window: adplatformtest.DefaultRateWindow}
+		con.Printf("basic: no %s: using the embedded fake platform at %s, time-compressed: %d requests/%s (the reference: %s), "+
+			"sync latency %s (the reference: %s), %d campaigns, a 503 on every %dth list call; client rate set to %s\n",
+			envAPIURL, fake.url, rate.N, window, reference, fakeSyncLatency, adplatformtest.DefaultSyncLatency,
+			adplatformtest.DefaultCampaigns, adplatformtest.DefaultFailEveryNthList, rate)
+		if cfg.email != "" || cfg.password != "" {
+			con.Printf("basic: %s and %s are ignored: the embedded fake accepts only its public test account\n", envEmail, envPassword)
+		}
+	}
+	client, err := adplatform.New(apiURL, adplatform.StaticCredentials(email, password), adplatform.Options{
+		ClientID:    cfg.clientID,
+		PageSize:    cfg.pageSize,
+		RateLimit:   rate.N,
+		RateWindow:  rate.Window,
+		ListTimeout: cfg.timeout,
+		SyncTimeout: cfg.timeout,
+		Logger:      log,
+	})
+	if err != nil {
+		closeFake()
+		return nil, nil, err
+	}
+	if cfg.apiURL != "" { // printed once adplatform.New accepted it: no credentials, no query in it
+		con.Printf("basic: platform %s, account %s (password set), client rate set to %s\n", apiURL, email, rate)
+	}
+	return client, closeFake, nil
+}
+
+// openStore opens the store DATABASE_URL names, migrated, or an in-memory
+// one. The returned function closes it.
+func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) (syncer.Store, func(), error) {
+	if cfg.dbURL == "" {
+		con.Printf("basic: no %s: using an in-memory store (nothing is kept after exit: an interrupted run cannot be resumed)\n", envDatabase)
+		if cfg.retryFailed {
+			con.Printf("basic: -retry-failed with the in-memory store: there are no failed campaigns from earlier runs to retry\n")
+		}
+		return memory.New(), func() {}, nil
+	}
+	where := describeDB(cfg.dbURL)
+	// A database that does not answer must not hang the start.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	pg, err := postgres.Open(ctx, cfg.dbURL, postgres.Options{Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open the database (%s): %w", where, err)
+	}
+	if err := pg.Migrate(ctx); err != nil {
+		_ = pg.Close()
+		return nil, nil, fmt.Errorf("migrate the database (%s): %w", where, err)
+	}
+	con.Printf("basic: using %s\n", where)
+	return pg, func() { _ = pg.Close() }, nil
+}
+
+// newLogger makes the logger of the client, the store and the syncer:
+// -log-level and -log-format, on stderr.
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
