@@ -315,8 +315,7 @@ func (e *execution) listCampaigns(ctx context.Context, since time.Time, emit emi
 			var recErr *adplatform.RecordError
 			switch {
 			case it.err == nil:
-				e.seen++
-				e.s.progress.seen.Add(1)
+				e.countSeen()
 				if synced[it.c.ID] {
 					e.skipped++
 					e.s.progress.skipped.Add(1)
@@ -329,8 +328,7 @@ func (e *execution) listCampaigns(ctx context.Context, since time.Time, emit emi
 					return nil
 				}
 			case errors.As(it.err, &recErr):
-				e.seen++
-				e.s.progress.seen.Add(1)
+				e.countSeen()
 				emit.results <- undecodable(recErr.ID, recErr.Raw, recErr)
 			case ctx.Err() != nil:
 				return nil // stopping: not a listing failure
@@ -357,8 +355,7 @@ func (e *execution) deadLetters(ctx context.Context, emit emitter) error {
 		}
 		for _, dl := range letters {
 			after = dl.CampaignID
-			e.seen++
-			e.s.progress.seen.Add(1)
+			e.countSeen()
 			var c adplatform.Campaign
 			if err := json.Unmarshal(dl.Data, &c); err != nil {
 				emit.results <- undecodable(dl.CampaignID, dl.Data, fmt.Errorf("syncer: dead letter still undecodable: %w", err))
@@ -374,6 +371,12 @@ func (e *execution) deadLetters(ctx context.Context, emit emitter) error {
 			return nil
 		}
 	}
+}
+
+// countSeen counts one campaign (or record) the source took in.
+func (e *execution) countSeen() {
+	e.seen++
+	e.s.progress.seen.Add(1)
 }
 
 // undecodable is the result of a record that could not be decoded.
