@@ -28,6 +28,7 @@ type tokens struct {
 	token     string
 	refreshAt time.Time // zero: refresh only when the platform says 401
 	expiresAt time.Time // zero: unknown
+	lifetime  time.Duration
 	flight    *refresh
 	// known are the secrets to redact from platform text: the password,
 	// the Basic credential, the current and the previous token. Replaced,
@@ -49,12 +50,20 @@ type refresh struct {
 	abandoned bool
 }
 
-// get returns a usable token, requesting one if needed.
-func (a *tokens) get(ctx context.Context, obs Observer) (string, error) {
+// get returns a token usable until at least until (the predicted
+// admission of the request that will carry it), requesting one if needed:
+// the token is obtained before the request is admitted, not between
+// admission and sending. A wait longer than half a token's lifetime does
+// not make it refresh early: that would refresh on every call.
+func (a *tokens) get(ctx context.Context, obs Observer, until time.Time) (string, error) {
 	for {
 		a.mu.Lock()
 		now := time.Now()
-		if a.token != "" && (a.refreshAt.IsZero() || now.Before(a.refreshAt)) {
+		need := now
+		if !until.IsZero() && !a.expiresAt.IsZero() {
+			need = maxTime(now, minTime(until, now.Add(a.lifetime/2)))
+		}
+		if a.token != "" && (a.refreshAt.IsZero() || need.Before(a.refreshAt)) {
 			t := a.token
 			a.mu.Unlock()
 			return t, nil
@@ -86,6 +95,7 @@ func (a *tokens) get(ctx context.Context, obs Observer) (string, error) {
 				a.previous = a.token
 			}
 			a.token, a.refreshAt, a.expiresAt = tok, refreshAt, expiresAt
+			a.lifetime = expiresAt.Sub(time.Now())
 			a.known = newSecrets(a.password, a.basic, tok, a.previous)
 			f.token = tok
 		case old != "" && !oldExpiry.IsZero() && time.Now().Before(oldExpiry) && !isAuthError(err) && ctx.Err() == nil:
@@ -104,6 +114,14 @@ func (a *tokens) get(ctx context.Context, obs Observer) (string, error) {
 		a.mu.Unlock()
 		return f.token, f.err
 	}
+}
+
+// usable reports whether tok is still the current token and has not
+// expired: a request about to carry it would not be refused for it.
+func (a *tokens) usable(tok string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return tok != "" && tok == a.token && (a.expiresAt.IsZero() || time.Now().Before(a.expiresAt))
 }
 
 // invalidate drops tok after the platform refused it. Comparing with the

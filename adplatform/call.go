@@ -2,84 +2,125 @@ package adplatform
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
-	"syscall"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
 
 // A call is one API call (a list, a sync, a token request) with its
-// retries. go-retryablehttp runs the loop; the call holds the state its
-// policy functions share: counters per kind of failure, whether the token
-// was refreshed, the wait chosen, the last error body, and the decoder
-// that fills the caller's result.
-//
-// Every attempt goes through attemptTransport, which does, in order: the
-// limiter's wait (API endpoints), the Authorization and X-Client-ID
-// headers, the per-attempt timeout, the round trip, and what the response
-// teaches (rate-limit headers, a 429's wait, stats, logs, observer).
-// checkRetry decides, backoff says how long, handleResponse decodes a 2xx
-// body inside the loop (so a malformed one is retried), and giveUp turns
-// the last failure into the caller's error.
+// retries, run by the client's one go-retryablehttp.Client. What its
+// attempts share travels in the request's context, where the transport
+// and the retry policy find it: which endpoint, the attempt timeout, the
+// token the last attempt used, whether the call already re-authenticated,
+// the failures so far (for an error that tells the whole story), and
+// whether an attempt is on the wire (for the admission context).
 type call struct {
-	c        *HTTPClient
-	ctx      context.Context
+	client   *Client
 	endpoint Endpoint
-	obs      Observer
 	timeout  time.Duration
+	obs      Observer
 	basic    string // the Basic credential, for EndpointAuth
 	decode   func([]byte) error
 
-	attempt     int
-	transient   int // retries after transient failures
-	rateLimited int // retries after 429s
-	reauthed    bool
-	usedToken   string
-	sent        time.Time
+	// Used by the goroutine running the call only.
+	attempts   int
+	reauthed   bool
+	usedToken  string
+	history    []string // the failed attempts' reasons, in order
+	lastStatus int      // the last attempt's status; 0 when none came
+	retryWhy   string   // why the policy chose to retry the last attempt
+	lastEnd    time.Time
 
-	// Of the latest attempt.
-	status   int
-	errBody  errorBody
-	rateWait time.Duration // a 429's wait
-	tooLong  bool          // the 429's wait exceeds MaxRateLimitWait
-
-	// checkRetry's decision for attempt decided: go-retryablehttp asks
-	// twice about an attempt that ends the loop (before and after the
-	// response handler), and counters must move once.
-	decided     int
-	retry       bool
-	decisionErr error
-	wait        time.Duration
-
-	gaveUp bool
+	// stop ends the call's context when its admission context is done and
+	// no attempt is on the wire.
+	stop     context.CancelCauseFunc
+	mu       sync.Mutex
+	onWire   bool
+	stopping bool
 }
 
-// errorBody is what a non-2xx body said, sanitized.
-type errorBody struct {
-	code       string // the "error" field
-	message    string // the "message" field, or an excerpt of a body of another shape
-	retryAfter time.Duration
-	hasRetry   bool
+type callKey struct{}
+
+func withCall(ctx context.Context, cl *call) context.Context {
+	return context.WithValue(ctx, callKey{}, cl)
 }
 
-// errBodyLimit bounds how much of an error body is read: enough for the
-// platform's JSON error shape, never a whole stack trace.
-const errBodyLimit = 64 << 10
+// callFrom returns the call a request's context belongs to, or nil.
+func callFrom(ctx context.Context) *call {
+	cl, _ := ctx.Value(callKey{}).(*call)
+	return cl
+}
 
-func (c *HTTPClient) newCall(ctx context.Context, ep Endpoint, obs Observer) *call {
-	cl := &call{c: c, ctx: ctx, endpoint: ep, obs: obs}
+func (cl *call) failed(reason string) {
+	cl.history = append(cl.history, reason)
+	cl.lastEnd = time.Now()
+}
+
+// ErrStopped is matched (errors.Is) by the error of a call that stopped
+// because its admission context (see [WithAdmission]) was done before the
+// call could send what it had to: nothing more was sent.
+var ErrStopped = errors.New("adplatform: call stopped: no new request may be sent")
+
+type admissionKey struct{}
+
+// WithAdmission returns a context under which calls send new requests only
+// while admission is not done. Once it is, a call waiting (for a token,
+// for the platform to come back, for a rate-limit slot, or in a backoff)
+// stops at once with an error matching [ErrStopped], and a call whose
+// request is on the wire lets that request finish under ctx (its answer
+// is returned) but sends no retry.
+//
+// It is the contract a graceful shutdown rests on: cancel admission to
+// stop sending, and keep ctx alive for a grace period so that calls on the
+// wire can bring back what the platform already did.
+func WithAdmission(ctx, admission context.Context) context.Context {
+	return context.WithValue(ctx, admissionKey{}, admission)
+}
+
+func admissionFrom(ctx context.Context) context.Context {
+	a, _ := ctx.Value(admissionKey{}).(context.Context)
+	return a
+}
+
+// setOnWire marks an attempt on the wire, or done; a call asked to stop
+// meanwhile stops when its attempt is done.
+func (cl *call) setOnWire(on bool) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.onWire = on
+	if !on && cl.stopping && cl.stop != nil {
+		cl.stop(ErrStopped)
+	}
+}
+
+// admissionDone stops the call now, or when its attempt on the wire is
+// done.
+func (cl *call) admissionDone() {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.stopping = true
+	if !cl.onWire {
+		cl.stop(ErrStopped)
+	}
+}
+
+func (cl *call) isStopping() bool {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.stopping
+}
+
+func (c *Client) newCall(ep Endpoint, obs Observer) *call {
+	cl := &call{client: c, endpoint: ep, obs: obs}
 	switch ep {
 	case EndpointList:
 		cl.timeout = c.cfg.listTimeout
@@ -93,373 +134,205 @@ func (c *HTTPClient) newCall(ctx context.Context, ep Endpoint, obs Observer) *ca
 
 // do runs the call: the request with its retries, decode filling the
 // result from a 2xx body.
-func (cl *call) do(method string, u *url.URL, decode func([]byte) error) error {
+func (c *Client) do(ctx context.Context, cl *call, method string, u *url.URL, decode func([]byte) error) error {
 	cl.decode = decode
-	req, err := retryablehttp.NewRequestWithContext(cl.ctx, method, u.String(), nil)
+	callCtx, stop := context.WithCancelCause(withCall(ctx, cl))
+	defer stop(nil)
+	cl.stop = stop
+	if adm := admissionFrom(ctx); adm != nil {
+		defer context.AfterFunc(adm, cl.admissionDone)()
+	}
+	req, err := retryablehttp.NewRequestWithContext(callCtx, method, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("adplatform: %s: build request: %w", cl.endpoint, err)
 	}
 	req.URL = u // keeps RawPath exactly as built
-	req.SetResponseHandler(cl.handleResponse)
-	rc := &retryablehttp.Client{
-		HTTPClient: &http.Client{
-			Transport: attemptTransport{cl},
-			// Never follow a redirect: the transport would put the bearer
-			// token on the request to wherever it points.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		// Explicitly none: its default logs to stderr. Our own logging
-		// happens in the transport and checkRetry.
-		Logger:       nil,
-		RetryMax:     math.MaxInt32, // checkRetry enforces the real bounds, per kind of failure
-		CheckRetry:   cl.checkRetry,
-		Backoff:      cl.backoff,
-		ErrorHandler: cl.giveUp,
-	}
-	resp, err := rc.Do(req)
+	req.SetResponseHandler(c.decodeResponse)
+	resp, err := c.rc.Do(req)
+	var status int
 	if resp != nil {
-		drainClose(resp.Body)
+		status = resp.StatusCode
+		defer drainClose(resp.Body)
 	}
-	if err != nil && !cl.gaveUp {
-		// go-retryablehttp returns the bare context error when the
-		// context ends during a backoff, without calling giveUp.
-		return cl.finalError(err, cl.attempt)
+	if err == nil && status >= 200 && status < 300 {
+		return nil
+	}
+	return c.callError(ctx, callCtx, cl, resp, err)
+}
+
+// decodeResponse is the request's response handler: it reads and decodes
+// a 2xx body inside the retry loop, so that a truncated body is retried
+// like any passing failure.
+func (c *Client) decodeResponse(resp *http.Response) error {
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		return nil // the policy has decided already
+	}
+	cl := callFrom(resp.Request.Context())
+	limit := c.cfg.maxResponseBytes
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	timedOut := errors.Is(resp.Request.Context().Err(), context.DeadlineExceeded)
+	drainClose(resp.Body)
+	switch {
+	case err != nil && timedOut:
+		// The caller's own deadline is told apart later, by callError.
+		err = &attemptTimeoutError{endpoint: cl.endpoint, timeout: cl.timeout}
+	case err != nil:
+	case int64(len(body)) > limit:
+		err = &permanentError{&DecodeError{Endpoint: cl.endpoint, Err: fmt.Errorf("response body over %d bytes", limit)}}
+	default:
+		err = cl.decode(body)
+	}
+	if err != nil {
+		reason, _ := transientReason(err)
+		cl.failed(orDefault(reason, "contract"))
 	}
 	return err
 }
 
-// attemptTransport runs one attempt of a call. It deliberately has no
-// CloseIdleConnections method: go-retryablehttp calls it when a call gives
-// up, and the shared pool must not be torn down because one call failed.
-type attemptTransport struct{ cl *call }
-
-func (t attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.cl.roundTrip(req)
-}
-
-func (cl *call) roundTrip(req *http.Request) (*http.Response, error) {
-	c := cl.c
-	cl.attempt++
-	cl.status, cl.errBody, cl.rateWait, cl.tooLong = 0, errorBody{}, 0, false
-	ctx := req.Context()
-	out := req.Clone(ctx) // a RoundTripper must not change the request it is given
-
-	if cl.endpoint == EndpointAuth {
-		out.Header.Set("Authorization", "Basic "+cl.basic)
+// callError is the error a call that did not succeed returns: the
+// caller's context error when it ended; ErrStopped when admission ended
+// it; else the typed error of the last attempt, with the story of the
+// earlier ones when they failed differently. Errors are not changed in
+// place: one may be shared (a failed token request is every waiter's).
+func (c *Client) callError(ctx, callCtx context.Context, cl *call, resp *http.Response, err error) error {
+	ep := cl.endpoint
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("adplatform: %s: %w", ep, ctxErr)
+	}
+	if errors.Is(context.Cause(callCtx), ErrStopped) && (err == nil || callCtx.Err() != nil || cl.isStopping()) {
+		if last := lastFailure(resp, err); last != "" {
+			return fmt.Errorf("adplatform: %s: %w (the last attempt: %s)", ep, ErrStopped, last)
+		}
+		return fmt.Errorf("adplatform: %s: %w", ep, ErrStopped)
+	}
+	var final error
+	if err != nil {
+		final = typedError(cl, err)
 	} else {
-		// Get the token before the limiter admits the request, so that
-		// a token request does not sit between admission and send.
-		if _, err := c.tokens.get(ctx, cl.obs); err != nil {
-			return nil, tokenFailure(ctx, err)
-		}
-		waited, err := c.cfg.limiter.Wait(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if waited > 0 {
-			c.stats.rateLimitWaits.Add(1)
-			c.stats.rateLimitWaited.Add(int64(waited))
-			cl.obs.RateLimitWait(cl.endpoint, waited)
-			c.cfg.logger.Debug("adplatform: waited for the rate limit", "endpoint", cl.endpoint, "wait", waited)
-		}
-		// Usually the token just checked; a new one only if the wait
-		// outlasted it.
-		tok, err := c.tokens.get(ctx, cl.obs)
-		if err != nil {
-			return nil, tokenFailure(ctx, err)
-		}
-		cl.usedToken = tok
-		out.Header.Set("Authorization", "Bearer "+tok)
-		out.Header.Set("X-Client-ID", c.ClientID())
+		final = c.statusError(cl, resp)
 	}
-	out.Header.Set("User-Agent", c.cfg.userAgent)
-	out.Header.Set("Accept", "application/json")
-
-	// The attempt's own deadline, which the limiter wait is not part of.
-	// On success it lives until the body is closed.
-	attemptCtx, cancel := context.WithTimeout(ctx, cl.timeout)
-	out = out.WithContext(attemptCtx)
-
-	info := RequestInfo{Endpoint: cl.endpoint, Attempt: cl.attempt}
-	cl.obs.RequestStarted(info)
-	c.stats.requests.Add(1)
-	cl.sent = time.Now()
-	resp, err := c.cfg.transport.RoundTrip(out)
-	info.Latency = time.Since(cl.sent)
-	if err != nil {
-		if ctx.Err() == nil && errors.Is(attemptCtx.Err(), context.DeadlineExceeded) {
-			err = &attemptTimeoutError{endpoint: cl.endpoint, timeout: cl.timeout}
-		}
-		cancel()
-		info.Err = err
-		cl.obs.RequestDone(info)
-		c.cfg.logger.Debug("adplatform: attempt failed", "endpoint", cl.endpoint, "attempt", cl.attempt,
-			"latency", info.Latency, "err", err.Error())
-		return nil, err
+	if story := cl.story(); story != "" {
+		return &storyError{err: final, story: story}
 	}
-	cl.status = resp.StatusCode
-	info.Status = resp.StatusCode
-	cl.obs.RequestDone(info)
-	c.cfg.logger.Debug("adplatform: attempt", "endpoint", cl.endpoint, "attempt", cl.attempt,
-		"status", resp.StatusCode, "latency", info.Latency)
-
-	if cl.endpoint != EndpointAuth && !c.cfg.ignoreRateHeaders {
-		if until, full := rateLimitFull(resp.Header, cl.sent); full {
-			if d := time.Until(until); d <= c.cfg.maxRateLimitWait {
-				c.cfg.limiter.block(until)
-			} else {
-				c.cfg.logger.Debug("adplatform: ignoring a rate-limit reset too far ahead", "endpoint", cl.endpoint, "reset_in", d)
-			}
-		}
-	}
-
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		resp.Body = &attemptBody{ReadCloser: resp.Body, cancel: cancel}
-		return resp, nil
-	}
-	// Any other status: keep a sanitized summary of the body, and never
-	// the body itself.
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, errBodyLimit))
-	drainClose(resp.Body)
-	cancel()
-	resp.Body = http.NoBody
-	cl.errBody = parseErrorBody(raw, c.tokens.secrets())
-	if resp.StatusCode == http.StatusTooManyRequests && cl.endpoint != EndpointAuth {
-		cl.rateLimitedResponse(resp)
-	}
-	return resp, nil
+	return final
 }
 
-// tokenFailure is a failed token request seen from the call that needed
-// the token: final, since the token request had its own retries.
-func tokenFailure(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return err
+// typedError turns the failure of the last attempt (no response) into
+// the call's error.
+func typedError(cl *call, err error) error {
+	var (
+		perm  *permanentError
+		apiE  *APIError
+		rlE   *RateLimitError
+		auE   *AuthError
+		deE   *DecodeError
+		toE   *attemptTimeoutError
+		limDl = isLimiterDeadline(err)
+	)
+	if errors.As(err, &perm) {
+		err = perm.err
 	}
-	return &permanentError{err}
-}
-
-// rateLimitedResponse applies a 429: the wait it asks for blocks the
-// shared limiter, so that every call of this client id waits it out once,
-// rather than each walking into the same wall.
-func (cl *call) rateLimitedResponse(resp *http.Response) {
-	c := cl.c
-	c.stats.rateLimited.Add(1)
-	wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	source := "Retry-After"
 	switch {
-	case ok:
-	case cl.errBody.hasRetry:
-		wait, source = cl.errBody.retryAfter, "body"
-	default:
-		wait, source = cl.backoffCeiling(cl.rateLimited), "backoff"
+	case limDl, errors.Is(err, ErrPlatformUnavailable):
+		return unwrapURLError(err) // says what it is
+	case errors.As(err, &apiE), errors.As(err, &rlE), errors.As(err, &auE):
+		return unwrapURLError(err)
+	case errors.As(err, &deE):
+		return deE
+	case errors.As(err, &toE):
+		return fmt.Errorf("adplatform: %s: %w, after %d attempt(s)", cl.endpoint, toE, cl.attempts)
 	}
-	cl.rateWait = wait
-	if wait > c.cfg.maxRateLimitWait {
-		// Not applied to the limiter: one call fails, the others are not
-		// stalled for a day on the platform's word.
-		cl.tooLong = true
-		c.cfg.logger.Warn("adplatform: rate limited, the platform asks for a longer wait than allowed",
-			"endpoint", cl.endpoint, "retry_after", wait, "max", c.cfg.maxRateLimitWait)
-		return
-	}
-	c.cfg.limiter.block(time.Now().Add(wait))
-	c.cfg.logger.Warn("adplatform: rate limited by the platform", "endpoint", cl.endpoint,
-		"attempt", cl.attempt, "retry_after", wait, "from", source)
+	reason, _ := transientReason(err)
+	return fmt.Errorf("adplatform: %s: %s, after %d attempt(s): %w", cl.endpoint, reason, cl.attempts, unwrapURLError(err))
 }
 
-// checkRetry is go-retryablehttp's CheckRetry: it decides whether the
-// attempt is retried, and otherwise returns the call's error.
-func (cl *call) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if cl.decided == cl.attempt && err == nil {
-		return cl.retry, cl.decisionErr
+// statusError is the error of a call whose last attempt was answered with
+// a status that is not a success.
+func (c *Client) statusError(cl *call, resp *http.Response) error {
+	if resp == nil {
+		return fmt.Errorf("adplatform: %s: failed after %d attempt(s)", cl.endpoint, cl.attempts)
 	}
-	retry, reason, wait, ferr := cl.classify(ctx, resp, err)
-	if retry {
-		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
-			// The backoff would outlast the caller's deadline: give up
-			// now with the real cause rather than sleep in vain.
-			retry, ferr = false, cl.exhausted(resp, err, reason)
-		}
-	}
-	cl.decided, cl.retry, cl.decisionErr, cl.wait = cl.attempt, retry, ferr, wait
-	if retry {
-		cl.c.stats.retries.Add(1)
-		shown := wait
-		if cl.status == http.StatusTooManyRequests {
-			shown = cl.rateWait
-		}
-		cl.obs.Retrying(RetryInfo{Endpoint: cl.endpoint, Attempt: cl.attempt, Status: cl.status, Reason: reason, Wait: shown})
-		cl.c.cfg.logger.Info("adplatform: retrying", "endpoint", cl.endpoint, "attempt", cl.attempt,
-			"reason", reason, "wait", shown)
-	}
-	return retry, ferr
-}
-
-// classify is the retry policy for one attempt.
-func (cl *call) classify(ctx context.Context, resp *http.Response, err error) (retry bool, reason string, wait time.Duration, final error) {
-	c := cl.c
-	if ctx.Err() != nil {
-		return false, "", 0, ctx.Err()
-	}
-	if err != nil {
-		var perm *permanentError
-		if errors.As(err, &perm) || isAuthError(err) || isLimiterDeadline(err) {
-			return false, "", 0, err
-		}
-		reason, ok := transientReason(err)
-		if !ok {
-			return false, "", 0, err
-		}
-		return cl.transientRetry(reason, cl.backoffJitter(), resp, err)
-	}
-
+	raw, _ := io.ReadAll(resp.Body)
+	eb := parseErrorBody(raw, c.tokens.secrets())
 	status := resp.StatusCode
 	switch {
-	case status >= 200 && status < 300:
-		return false, "", 0, nil
 	case status == http.StatusTooManyRequests && cl.endpoint != EndpointAuth:
-		if cl.tooLong || cl.rateLimited >= c.cfg.maxRateLimitRetries {
-			return false, "", 0, &RateLimitError{Endpoint: cl.endpoint, RetryAfter: cl.rateWait, Attempts: cl.attempt}
+		l := c.cfg.limiter
+		l.mu.Lock()
+		why := l.blockedBy
+		l.mu.Unlock()
+		if why != nil {
+			e := *why
+			e.Attempts = cl.attempts
+			return &e
 		}
-		cl.rateLimited++
-		// The wait is the limiter's: the next attempt queues there.
-		return true, "HTTP 429", 0, nil
-	case status == http.StatusUnauthorized && cl.endpoint != EndpointAuth:
-		if cl.reauthed {
-			return false, "", 0, &AuthError{Endpoint: cl.endpoint, StatusCode: status, Reason: orDefault(cl.errBody.code, "token refused")}
+		return &RateLimitError{Endpoint: cl.endpoint, Attempts: cl.attempts}
+	case status == http.StatusUnauthorized, cl.endpoint == EndpointAuth && status >= 400 && status < 500 && status != http.StatusTooManyRequests && status != http.StatusRequestTimeout:
+		reason := "credentials refused"
+		if cl.endpoint != EndpointAuth {
+			reason = "token refused"
 		}
-		cl.reauthed = true
-		c.tokens.invalidate(cl.usedToken)
-		c.cfg.logger.Info("adplatform: token refused, getting a new one", "endpoint", cl.endpoint, "reason", cl.errBody.code)
-		return true, "token refused: " + orDefault(cl.errBody.code, "HTTP 401"), 0, nil
-	case status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests:
-		// A 429 here is the token endpoint's, which is not rate-limited:
-		// treat it as a passing failure. The body's retry_after is the
-		// rate limit's and never applies; a Retry-After header is
-		// honoured up to BackoffMax.
-		wait := cl.backoffJitter()
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			wait = min(d, c.cfg.backoffMax)
+		return &AuthError{Endpoint: cl.endpoint, StatusCode: status, Reason: orDefault(eb.code, reason)}
+	}
+	return &APIError{Endpoint: cl.endpoint, StatusCode: status, Code: eb.code, Message: eb.message, Attempts: cl.attempts}
+}
+
+// story summarizes the failed attempts when they did not all fail the
+// same way, e.g. "4× timeout, 1× HTTP 503": an error that names only the
+// last failure would hide what really went on.
+func (cl *call) story() string {
+	counts := map[string]int{}
+	for _, r := range cl.history {
+		counts[r]++
+	}
+	if len(counts) < 2 {
+		return ""
+	}
+	reasons := make([]string, 0, len(counts))
+	for r := range counts {
+		reasons = append(reasons, r)
+	}
+	sort.Slice(reasons, func(i, j int) bool {
+		if counts[reasons[i]] != counts[reasons[j]] {
+			return counts[reasons[i]] > counts[reasons[j]]
 		}
-		return cl.transientRetry("HTTP "+strconv.Itoa(status), wait, resp, nil)
-	case cl.endpoint == EndpointAuth:
-		return false, "", 0, &AuthError{Endpoint: EndpointAuth, StatusCode: status, Reason: orDefault(cl.errBody.code, "credentials refused")}
-	default:
-		return false, "", 0, cl.apiError(status)
+		return reasons[i] < reasons[j]
+	})
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		parts[i] = fmt.Sprintf("%d× %s", counts[r], r)
 	}
+	return strings.Join(parts, ", ")
 }
 
-func (cl *call) transientRetry(reason string, wait time.Duration, resp *http.Response, err error) (bool, string, time.Duration, error) {
-	if cl.transient >= cl.c.cfg.maxRetries {
-		return false, reason, 0, cl.exhausted(resp, err, reason)
-	}
-	cl.transient++
-	return true, reason, wait, nil
+// storyError is a call's error with the story of its attempts. errors.As
+// and errors.Is see the error itself.
+type storyError struct {
+	err   error
+	story string
 }
 
-// exhausted is the error of a call whose last attempt failed in a way
-// that would otherwise be retried.
-func (cl *call) exhausted(resp *http.Response, err error, reason string) error {
-	if err == nil && resp != nil {
-		return cl.apiError(resp.StatusCode)
-	}
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return de
-	}
-	return &transportError{reason: reason, err: err}
-}
+func (e *storyError) Error() string { return e.err.Error() + " (attempts: " + e.story + ")" }
+func (e *storyError) Unwrap() error { return e.err }
 
-func (cl *call) apiError(status int) error {
-	return &APIError{Endpoint: cl.endpoint, StatusCode: status, Code: cl.errBody.code, Message: cl.errBody.message, Attempts: cl.attempt}
-}
-
-// backoff is go-retryablehttp's Backoff: the wait checkRetry chose.
-func (cl *call) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
-	return cl.wait
-}
-
-// backoffJitter is the wait before the next transient retry: "full
-// jitter", uniform in [0, min(BackoffMax, BackoffMin·2^k)], so that calls
-// failing together do not retry together.
-func (cl *call) backoffJitter() time.Duration {
-	return rand.N(cl.backoffCeiling(cl.transient) + 1)
-}
-
-func (cl *call) backoffCeiling(k int) time.Duration {
-	lo, hi := cl.c.cfg.backoffMin, cl.c.cfg.backoffMax
-	if k >= 62 || lo<<k>>k != lo || lo<<k > hi {
-		return hi
-	}
-	return lo << k
-}
-
-// giveUp is go-retryablehttp's ErrorHandler. The last response is ours to
-// close.
-func (cl *call) giveUp(resp *http.Response, err error, numTries int) (*http.Response, error) {
-	cl.gaveUp = true
-	if resp != nil {
-		drainClose(resp.Body)
-	}
-	return nil, cl.finalError(err, numTries)
-}
-
-// finalError is the error a call returns: the caller's context error when
-// it ended, else the typed error found. Errors are not changed here: one
-// may be shared (a failed token request is every waiter's error).
-func (cl *call) finalError(err error, attempts int) error {
-	if ctxErr := cl.ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("adplatform: %s: %w", cl.endpoint, ctxErr)
-	}
-	var (
-		apiErr *APIError
-		rlErr  *RateLimitError
-		auErr  *AuthError
-		deErr  *DecodeError
-		trErr  *transportError
-	)
-	switch {
-	case errors.As(err, &apiErr):
-		return apiErr
-	case errors.As(err, &rlErr):
-		return rlErr
-	case errors.As(err, &auErr):
-		return auErr
-	case errors.As(err, &deErr):
-		return deErr
-	case errors.As(err, &trErr):
-		return fmt.Errorf("adplatform: %s: %s, after %d attempt(s): %w", cl.endpoint, trErr.reason, attempts, trErr.err)
-	case isLimiterDeadline(err):
-		return unwrapURLError(err) // says what it is; the endpoint adds nothing
-	case err == nil:
-		return fmt.Errorf("adplatform: %s: failed after %d attempt(s)", cl.endpoint, attempts)
-	default:
-		return fmt.Errorf("adplatform: %s: %w", cl.endpoint, unwrapURLError(err))
-	}
-}
-
-// handleResponse is the request's response handler: it reads and decodes
-// a 2xx body inside the retry loop, so that a truncated or malformed body
-// is retried like any passing failure.
-func (cl *call) handleResponse(resp *http.Response) error {
-	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return nil // classified, and its body closed, already
-	}
-	limit := cl.c.cfg.maxResponseBytes
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	timedOut := resp.Request != nil && errors.Is(resp.Request.Context().Err(), context.DeadlineExceeded)
-	drainClose(resp.Body)
+// lastFailure names how the last attempt failed, or "".
+func lastFailure(resp *http.Response, err error) string {
 	switch {
 	case err != nil:
-		if cl.ctx.Err() == nil && timedOut {
-			return &attemptTimeoutError{endpoint: cl.endpoint, timeout: cl.timeout}
-		}
-		return err
-	case int64(len(body)) > limit:
-		return &permanentError{&DecodeError{Endpoint: cl.endpoint, Err: fmt.Errorf("response body over %d bytes", limit)}}
+		reason, _ := transientReason(err)
+		return reason
+	case resp != nil && (resp.StatusCode < 200 || resp.StatusCode >= 300):
+		return fmt.Sprintf("HTTP %d", resp.StatusCode)
 	}
-	return cl.decode(body)
+	return ""
+}
+
+// errorBody is what a non-2xx body said, sanitized.
+type errorBody struct {
+	code       string // the "error" field
+	message    string // the "message" field, or an excerpt of a body of another shape
+	retryAfter time.Duration
+	hasRetry   bool
 }
 
 // parseErrorBody reads the platform's error shape, {"error", "message",
@@ -502,90 +375,6 @@ type permanentError struct{ err error }
 
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
-
-// transportError is a passing failure still failing when the retries ran
-// out.
-type transportError struct {
-	reason string
-	err    error
-}
-
-func (e *transportError) Error() string { return e.reason + ": " + e.err.Error() }
-func (e *transportError) Unwrap() error { return e.err }
-
-// attemptTimeoutError is an attempt cut by its own timeout (not the
-// caller's context). It is a net.Error with Timeout() true.
-type attemptTimeoutError struct {
-	endpoint Endpoint
-	timeout  time.Duration
-}
-
-func (e *attemptTimeoutError) Error() string {
-	return fmt.Sprintf("adplatform: %s: no response within the attempt timeout of %s", e.endpoint, e.timeout)
-}
-func (e *attemptTimeoutError) Timeout() bool   { return true }
-func (e *attemptTimeoutError) Temporary() bool { return true }
-
-// transientReason says whether a failure without a response is worth
-// retrying, and names it. Anything not known to be permanent is retried
-// (bounded by MaxRetries): networks fail in more ways than can be listed.
-func transientReason(err error) (string, bool) {
-	var (
-		timeout  *attemptTimeoutError
-		decode   *DecodeError
-		dnsErr   *net.DNSError
-		certErr  *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostErr  x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		recHdErr tls.RecordHeaderError
-		netErr   net.Error
-	)
-	switch {
-	case errors.As(err, &timeout):
-		return "timeout", true
-	case errors.As(err, &decode):
-		return "malformed response", true
-	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr),
-		errors.As(err, &invalid), errors.As(err, &recHdErr):
-		return "", false
-	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
-		return "", false
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset", true
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused", true
-	case errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE):
-		return "connection aborted", true
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed", true
-	case errors.As(err, &netErr) && netErr.Timeout():
-		return "timeout", true
-	}
-	return "transport error", true
-}
-
-// attemptBody ends the attempt's context when the body is closed.
-type attemptBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *attemptBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
-}
-
-// drainClose reads a little of what is left (so the connection can be
-// reused) and closes the body.
-func drainClose(body io.ReadCloser) {
-	if body == nil {
-		return
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(body, errBodyLimit))
-	_ = body.Close()
-}
 
 func unwrapURLError(err error) error {
 	var ue *url.Error

@@ -61,15 +61,30 @@ func (e *APIError) Temporary() bool {
 // 429 past the retries allowed. RetryAfter is what the platform asked for;
 // the caller decides whether to wait that long.
 type RateLimitError struct {
-	Endpoint   Endpoint
+	Endpoint Endpoint
+	// RetryAfter is the wait the platform asked for, from when it asked.
 	RetryAfter time.Duration
-	// Attempts is how many times the request was sent.
+	// Until is when the platform will take requests again. Until then the
+	// client sends nothing: calls fail at once with this error.
+	Until time.Time
+	// Attempts is how many times the request was sent (0: the call failed
+	// without a request, because the platform had already said to wait).
 	Attempts int
 }
 
 func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("adplatform: %s: rate limited, platform asks to retry after %s (after %d attempts)",
-		e.Endpoint, e.RetryAfter, e.Attempts)
+	msg := fmt.Sprintf("adplatform: %s: rate limited: the platform asks to wait %s", e.Endpoint, e.RetryAfter.Round(time.Millisecond))
+	if !e.Until.IsZero() {
+		msg += ", until " + e.Until.UTC().Format(time.RFC3339)
+	}
+	switch e.Attempts {
+	case 0:
+		msg += " (not sent)"
+	case 1:
+	default:
+		msg += fmt.Sprintf(" (after %d attempts)", e.Attempts)
+	}
+	return msg
 }
 
 // AuthError reports that the platform refused the credentials, or refused

@@ -2,6 +2,7 @@ package adplatform
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -334,6 +335,202 @@ func TestLimiterFIFO(t *testing.T) {
 			if order[i] != want[i] {
 				t.Fatalf("admission order %v; want %v", order, want)
 			}
+		}
+	})
+}
+
+// admitAt admits one request and returns its slot and the virtual time
+// (since start) it was admitted at.
+func admitAt(t *testing.T, l *Limiter, start time.Time) (*slot, time.Duration) {
+	t.Helper()
+	s, err := l.admit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, time.Since(start)
+}
+
+// A slot is logged when its request is written, not when it is admitted:
+// a request that reaches the wire late pushes the slots that depend on it
+// later, and an admission that depends on a request not yet written waits
+// for it.
+func TestLimiterCountsFromTheWrite(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const w = time.Second
+		l := mustLimiter(t, 2, w, 0)
+		start := time.Now()
+		a, _ := admitAt(t, l, start)
+		b, _ := admitAt(t, l, start)
+		a.sent(time.Now()) // A on the wire at 0; B still on its way
+
+		// C depends on A (two places back): one window after A's write.
+		c, at := admitAt(t, l, start)
+		if at != w {
+			t.Fatalf("C admitted at %s; want %s", at, w)
+		}
+		// D depends on B, which is not written yet: it waits for it.
+		done := make(chan time.Duration, 1)
+		go func() {
+			_, at := admitAt(t, l, start)
+			done <- at
+		}()
+		time.Sleep(500 * time.Millisecond)
+		b.sent(time.Now()) // B reaches the wire at 1.5s
+		if at := <-done; at != 1500*time.Millisecond+w {
+			t.Fatalf("D admitted at %s; want one window after B's write, %s", at, 1500*time.Millisecond+w)
+		}
+		c.sent(time.Now())
+	})
+}
+
+// A slot whose request never left (the connection was refused) is given
+// back: the next waiter goes at once.
+func TestLimiterReleaseGivesTheSlotBack(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		l := mustLimiter(t, 1, time.Minute, 0)
+		start := time.Now()
+		a, _ := admitAt(t, l, start)
+		done := make(chan time.Duration, 1)
+		go func() {
+			_, at := admitAt(t, l, start)
+			done <- at
+		}()
+		time.Sleep(3 * time.Second)
+		a.release()
+		a.sent(time.Now()) // too late: a slot is settled once
+		if at := <-done; at != 3*time.Second {
+			t.Fatalf("next admitted at %s; want 3s, when the slot was given back", at)
+		}
+		if st := l.State(); len(st.Sent) != 1 {
+			t.Fatalf("log %v; want only the second request", st.Sent)
+		}
+	})
+}
+
+// The margin starts at the minimum, widens with observed scheduling
+// delay and with 429s that come anyway, decays as calm returns, and never
+// exceeds a tenth of the window.
+func TestLimiterMarginAdapts(t *testing.T) {
+	t.Parallel()
+	const w, minM = 10 * time.Second, 100 * time.Millisecond
+	l := mustLimiter(t, 10, w, minM)
+	if m := l.Margin(); m != minM {
+		t.Fatalf("margin %s; want the minimum %s", m, minM)
+	}
+	l.observe(30 * time.Millisecond)
+	if m := l.Margin(); m != minM+60*time.Millisecond {
+		t.Fatalf("margin after a 30ms delay %s; want %s", m, minM+60*time.Millisecond)
+	}
+	for range 200 {
+		l.observe(0)
+	}
+	if m := l.Margin(); m >= minM+10*time.Millisecond {
+		t.Fatalf("margin %s after 200 calm samples; want it back near %s", m, minM)
+	}
+	l.rateLimited()
+	bumped := l.Margin()
+	if bumped < 2*minM-time.Millisecond {
+		t.Fatalf("margin after a 429 %s; want at least double the minimum", bumped)
+	}
+	for range 10 {
+		l.rateLimited()
+	}
+	if m := l.Margin(); m != w/10 {
+		t.Fatalf("margin after many 429s %s; want the cap %s", m, w/10)
+	}
+	l.observe(time.Hour)
+	if m := l.Margin(); m != w/10 {
+		t.Fatalf("margin %s; want the cap %s", m, w/10)
+	}
+	// Clean sends decay the 429 part.
+	l2 := mustLimiter(t, 10, w, minM)
+	l2.rateLimited()
+	for range 200 {
+		s, err := l2.admit(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.sent(time.Now().Add(-time.Hour)) // old enough to never delay anyone
+	}
+	if m := l2.Margin(); m >= minM+minM/4 {
+		t.Fatalf("margin %s after 200 clean sends; want it back near %s", m, minM)
+	}
+}
+
+// A deadline that cuts short a wait the platform asked for (a 429's
+// Retry-After) is both the deadline and the platform's *RateLimitError.
+func TestLimiterDeadlineKeepsThePlatformsWord(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		l := mustLimiter(t, 10, time.Minute, 0)
+		until := time.Now().Add(time.Hour)
+		l.block(until, &RateLimitError{Endpoint: EndpointSync, RetryAfter: time.Hour, Until: until, Attempts: 1})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err := l.Wait(ctx)
+		var rl *RateLimitError
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrLimiterDeadline) || !errors.As(err, &rl) || !rl.Until.Equal(until) {
+			t.Fatalf("err = %v; want the deadline and the *RateLimitError until %s", err, until)
+		}
+		// A wait of the limiter's own (a full window) is only the
+		// deadline.
+		l2 := mustLimiter(t, 1, time.Hour, 0)
+		if _, err := l2.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		_, err = l2.Wait(ctx)
+		if !errors.Is(err, ErrLimiterDeadline) || errors.As(err, &rl) {
+			t.Fatalf("err = %v; want the deadline alone", err)
+		}
+	})
+}
+
+// State hands the window over: a limiter restored from it admits exactly
+// when the first one would have.
+func TestLimiterStateHandsTheWindowOver(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const w = time.Minute
+		first := mustLimiter(t, 3, w, 0)
+		start := time.Now()
+		for _, gap := range []time.Duration{0, 10 * time.Second, 10 * time.Second} {
+			time.Sleep(gap)
+			if _, err := first.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		until := start.Add(90 * time.Second)
+		first.block(until, nil)
+		st := first.State()
+		if len(st.Sent) != 3 || !st.BlockedUntil.Equal(until) {
+			t.Fatalf("state %+v; want 3 sends and the block", st)
+		}
+		// Through JSON, as it goes through a store.
+		b, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back LimiterState
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		// Without the block: the 4th request goes one window after the
+		// first.
+		second := mustLimiter(t, 3, w, 0)
+		second.Restore(LimiterState{Sent: back.Sent})
+		if got := second.predict().Sub(start); got != w {
+			t.Fatalf("restored limiter predicts %s; want %s", got, w)
+		}
+		// With it: not before the platform's time.
+		third := mustLimiter(t, 3, w, 0)
+		third.Restore(back)
+		if _, err := third.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if at := time.Since(start); at != 90*time.Second {
+			t.Fatalf("restored limiter admitted at %s; want 90s (the block)", at)
 		}
 	})
 }
