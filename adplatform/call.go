@@ -34,7 +34,7 @@ import (
 // body inside the loop (so a malformed one is retried), and giveUp turns
 // the last failure into the caller's error.
 type call struct {
-	c        *HTTPClient
+	c        *Client
 	ctx      context.Context
 	endpoint Endpoint
 	obs      Observer
@@ -78,7 +78,7 @@ type errorBody struct {
 // platform's JSON error shape, never a whole stack trace.
 const errBodyLimit = 64 << 10
 
-func (c *HTTPClient) newCall(ctx context.Context, ep Endpoint, obs Observer) *call {
+func (c *Client) newCall(ctx context.Context, ep Endpoint, obs Observer) *call {
 	cl := &call{c: c, ctx: ctx, endpoint: ep, obs: obs}
 	switch ep {
 	case EndpointList:
