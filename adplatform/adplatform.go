@@ -2,27 +2,8 @@ package adplatform
 
 import (
 	"context"
-	"iter"
 	"time"
 )
-
-// Client is what a syncer needs of the platform. [HTTPClient] implements it
-// over HTTP; a test or a service can substitute its own.
-type Client interface {
-	// ListCampaigns fetches one page of campaigns (pages count from 1).
-	// Records of the page that cannot be decoded are reported in
-	// Page.Invalid, not as an error.
-	ListCampaigns(ctx context.Context, page, limit int) (Page, error)
-
-	// Campaigns iterates over every campaign of the account, fetching pages
-	// lazily. A *RecordError reports one undecodable record and iteration
-	// goes on; any other error ends the iteration.
-	Campaigns(ctx context.Context) iter.Seq2[Campaign, error]
-
-	// SyncCampaign asks the platform to sync one campaign. It is the slow
-	// call (about two seconds on the reference platform).
-	SyncCampaign(ctx context.Context, id string) (SyncResult, error)
-}
 
 // Page is one page of a campaign listing.
 type Page struct {

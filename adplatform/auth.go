@@ -22,7 +22,7 @@ import (
 // platform restarts every token's expiry clock at each issue, so a token
 // is requested only when none is usable.
 type tokens struct {
-	c *HTTPClient
+	c *Client
 
 	mu        sync.Mutex
 	token     string
@@ -177,7 +177,7 @@ type tokenBody struct {
 // requestToken exchanges the account's credentials for a token. It
 // returns when to refresh it and when it expires (zero when the platform
 // did not say).
-func (c *HTTPClient) requestToken(ctx context.Context, obs Observer) (token string, refreshAt, expiresAt time.Time, err error) {
+func (c *Client) requestToken(ctx context.Context, obs Observer) (token string, refreshAt, expiresAt time.Time, err error) {
 	creds, err := c.creds.Credentials(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -260,7 +260,7 @@ func positiveSeconds(n json.Number) (time.Duration, bool) {
 
 // deriveClientID sets the default X-Client-ID, once: stable per account
 // (the email, lower-cased, hashed) and revealing nothing about it.
-func (c *HTTPClient) deriveClientID(email string) {
+func (c *Client) deriveClientID(email string) {
 	if c.cfg.clientID != "" || c.derivedID.Load() != nil {
 		return
 	}

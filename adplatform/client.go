@@ -14,11 +14,10 @@ import (
 	"time"
 )
 
-// HTTPClient is the platform's API client over HTTP. It implements
-// [Client]; see the package documentation for what it does on every call.
-// It is safe for concurrent use, and meant to be shared: its token cache
-// and its limiter serve every goroutine.
-type HTTPClient struct {
+// Client is the platform's API client: see the package documentation for
+// what it does on every call. It is safe for concurrent use, and meant to
+// be shared: its token cache and its limiter serve every goroutine.
+type Client struct {
 	cfg       config
 	creds     CredentialsProvider
 	tokens    tokens
@@ -26,13 +25,11 @@ type HTTPClient struct {
 	derivedID atomic.Pointer[string]
 }
 
-var _ Client = (*HTTPClient)(nil)
-
 // New returns a client of the platform at baseURL (e.g.
 // "https://api.example.com"; a path prefix is kept), authenticating with
 // the credentials creds provides. It makes no request: the first call
 // obtains a token. Invalid options are an error naming the field.
-func New(baseURL string, creds CredentialsProvider, opts Options) (*HTTPClient, error) {
+func New(baseURL string, creds CredentialsProvider, opts Options) (*Client, error) {
 	if creds == nil {
 		return nil, errors.New("adplatform: New: nil CredentialsProvider")
 	}
@@ -40,19 +37,19 @@ func New(baseURL string, creds CredentialsProvider, opts Options) (*HTTPClient, 
 	if err != nil {
 		return nil, err
 	}
-	c := &HTTPClient{cfg: cfg, creds: creds}
+	c := &Client{cfg: cfg, creds: creds}
 	c.tokens.c = c
 	return c, nil
 }
 
-// errNotNew is what the methods of an HTTPClient not made by New return,
+// errNotNew is what the methods of a Client not made by New return,
 // rather than panic.
-var errNotNew = errors.New("adplatform: HTTPClient not made by New")
+var errNotNew = errors.New("adplatform: Client not made by New")
 
 // ClientID returns the X-Client-ID the client sends: Options.ClientID, or
 // the one derived from the account's email, which is "" until the first
 // authentication.
-func (c *HTTPClient) ClientID() string {
+func (c *Client) ClientID() string {
 	if c.cfg.clientID != "" {
 		return c.cfg.clientID
 	}
@@ -64,18 +61,18 @@ func (c *HTTPClient) ClientID() string {
 
 // String describes the client without any secret, so that printing it
 // (%v, %+v, %#v) cannot leak the credentials or the token it holds.
-func (c *HTTPClient) String() string {
+func (c *Client) String() string {
 	if c == nil || c.cfg.base == nil {
-		return "adplatform.HTTPClient{}"
+		return "adplatform.Client{}"
 	}
-	return fmt.Sprintf("adplatform.HTTPClient{base: %s, client_id: %q}", c.cfg.base.Redacted(), c.ClientID())
+	return fmt.Sprintf("adplatform.Client{base: %s, client_id: %q}", c.cfg.base.Redacted(), c.ClientID())
 }
 
 // GoString is String, for %#v.
-func (c *HTTPClient) GoString() string { return c.String() }
+func (c *Client) GoString() string { return c.String() }
 
 // LogValue is String, for slog.
-func (c *HTTPClient) LogValue() slog.Value { return slog.StringValue(c.String()) }
+func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // Stats counts what a client did since it was created.
 type Stats struct {
@@ -101,7 +98,7 @@ type counters struct {
 }
 
 // Stats returns the client's counters.
-func (c *HTTPClient) Stats() Stats {
+func (c *Client) Stats() Stats {
 	return Stats{
 		Requests:        c.stats.requests.Load(),
 		Retries:         c.stats.retries.Load(),
@@ -114,7 +111,7 @@ func (c *HTTPClient) Stats() Stats {
 
 // observer returns who hears a call's events: Options.Observer and the
 // context's observer.
-func (c *HTTPClient) observer(ctx context.Context) Observer {
+func (c *Client) observer(ctx context.Context) Observer {
 	fromCtx := observerFrom(ctx)
 	switch {
 	case c.cfg.observer == nil && fromCtx == nil:
@@ -128,7 +125,7 @@ func (c *HTTPClient) observer(ctx context.Context) Observer {
 }
 
 // url is the platform URL of path (escaped as rawPath) under the base.
-func (c *HTTPClient) url(path, rawPath, query string) *url.URL {
+func (c *Client) url(path, rawPath, query string) *url.URL {
 	u := *c.cfg.base
 	u.RawPath = c.cfg.base.EscapedPath() + rawPath
 	u.Path = c.cfg.base.Path + path
@@ -140,7 +137,7 @@ func (c *HTTPClient) url(path, rawPath, query string) *url.URL {
 // /api/campaigns?page=page&limit=limit. Records that cannot be decoded are
 // in Page.Invalid, each with its raw JSON; the call fails only when the
 // page itself cannot be had.
-func (c *HTTPClient) ListCampaigns(ctx context.Context, page, limit int) (Page, error) {
+func (c *Client) ListCampaigns(ctx context.Context, page, limit int) (Page, error) {
 	p, _, err := c.listPage(ctx, page, limit)
 	return p, err
 }
@@ -152,7 +149,7 @@ type pageItem struct {
 	err      *RecordError
 }
 
-func (c *HTTPClient) listPage(ctx context.Context, page, limit int) (Page, []pageItem, error) {
+func (c *Client) listPage(ctx context.Context, page, limit int) (Page, []pageItem, error) {
 	switch {
 	case c.cfg.base == nil:
 		return Page{}, nil, errNotNew
@@ -183,7 +180,7 @@ func (c *HTTPClient) listPage(ctx context.Context, page, limit int) (Page, []pag
 // /api/campaigns/{id}/sync, the id escaped so that any id ('/', '?', '#',
 // '%', spaces, any Unicode) reaches the platform intact. An answer of
 // success false is an *APIError, not retried.
-func (c *HTTPClient) SyncCampaign(ctx context.Context, id string) (SyncResult, error) {
+func (c *Client) SyncCampaign(ctx context.Context, id string) (SyncResult, error) {
 	switch {
 	case c.cfg.base == nil:
 		return SyncResult{}, errNotNew

@@ -490,19 +490,19 @@ func TestObserversOptionsAndContext(t *testing.T) {
 	}
 }
 
-// The zero values of HTTPClient and Limiter report an error, never panic.
+// The zero values of Client and Limiter report an error, never panic.
 func TestZeroValuesDoNotPanic(t *testing.T) {
 	t.Parallel()
-	var c adplatform.HTTPClient
+	var c adplatform.Client
 	if _, err := c.SyncCampaign(context.Background(), "x"); err == nil {
-		t.Error("SyncCampaign on a zero HTTPClient succeeded")
+		t.Error("SyncCampaign on a zero Client succeeded")
 	}
 	if _, err := c.ListCampaigns(context.Background(), 1, 10); err == nil {
-		t.Error("ListCampaigns on a zero HTTPClient succeeded")
+		t.Error("ListCampaigns on a zero Client succeeded")
 	}
 	for _, err := range c.Campaigns(context.Background()) {
 		if err == nil {
-			t.Error("Campaigns on a zero HTTPClient yielded a campaign")
+			t.Error("Campaigns on a zero Client yielded a campaign")
 		}
 	}
 	_ = c.String() + c.ClientID() + fmt.Sprint(c.Stats())

@@ -15,7 +15,7 @@
 //	for c, err := range client.Campaigns(ctx) { ... }
 //	res, err := client.SyncCampaign(ctx, c.ID)
 //
-// An [HTTPClient] is safe for concurrent use and meant to be shared: its
+// A [Client] is safe for concurrent use and meant to be shared: its
 // token and its limiter serve all goroutines. The zero [Options] are the
 // reference platform's numbers; every field documents its default, and
 // [New] rejects a nonsense value with an error naming the field.
@@ -44,7 +44,7 @@
 //
 // # Pagination
 //
-// [HTTPClient.Campaigns] fetches pages of Options.PageSize (default 100:
+// [Client.Campaigns] fetches pages of Options.PageSize (default 100:
 // fewer pages, fewer rate-limited requests) as the loop consumes them. It
 // survives the platform's bugs: it stops at the first of has_more false, an
 // empty page, total campaigns seen (mid-page if need be: the reference
@@ -53,7 +53,7 @@
 // campaign repeated on the next page (offsets shifting under inserts) is
 // yielded once; a smaller page size echoed by the platform is adopted. A
 // record that cannot be decoded is yielded as a [*RecordError] holding its
-// raw JSON, and iteration goes on. [HTTPClient.ListCampaigns] fetches one
+// raw JSON, and iteration goes on. [Client.ListCampaigns] fetches one
 // page.
 //
 // # Rate limit
@@ -125,7 +125,7 @@
 // call with [WithObserver]) gets RequestStarted and RequestDone for every
 // attempt, Retrying, RateLimitWait when the limiter made a request wait,
 // TokenRefreshed and PageListed: enough for Prometheus or OpenTelemetry
-// adapters. [HTTPClient.Stats] counts requests, retries, 429s, token
+// adapters. [Client.Stats] counts requests, retries, 429s, token
 // refreshes and limiter waits.
 //
 // # Secrets

@@ -52,7 +52,7 @@ func ExampleNew() {
 
 // Campaigns pages through the whole listing lazily. Here pages of 10 meet
 // the reference platform's every-fifth-request 503, which is retried.
-func ExampleHTTPClient_Campaigns() {
+func ExampleClient_Campaigns() {
 	platform := adplatformtest.NewServer(adplatformtest.WithRateLimit(10, 200*time.Millisecond))
 	defer platform.Close()
 
@@ -98,7 +98,7 @@ func ExampleNewLimiter() {
 		log.Fatal(err)
 	}
 	creds := adplatform.StaticCredentials(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword)
-	var clients []*adplatform.HTTPClient
+	var clients []*adplatform.Client
 	for range 2 {
 		c, err := adplatform.New(platform.URL, creds, adplatform.Options{Limiter: limiter})
 		if err != nil {

@@ -68,12 +68,12 @@ func testOptions() adplatform.Options {
 }
 
 // client returns a client of baseURL with testOptions changed by tweaks.
-func client(t testing.TB, baseURL string, tweaks ...func(*adplatform.Options)) *adplatform.HTTPClient {
+func client(t testing.TB, baseURL string, tweaks ...func(*adplatform.Options)) *adplatform.Client {
 	t.Helper()
 	return clientAs(t, baseURL, adplatform.StaticCredentials(email, password), tweaks...)
 }
 
-func clientAs(t testing.TB, baseURL string, creds adplatform.CredentialsProvider, tweaks ...func(*adplatform.Options)) *adplatform.HTTPClient {
+func clientAs(t testing.TB, baseURL string, creds adplatform.CredentialsProvider, tweaks ...func(*adplatform.Options)) *adplatform.Client {
 	t.Helper()
 	opts := testOptions()
 	for _, f := range tweaks {
@@ -95,7 +95,7 @@ func ctxT(t testing.TB) context.Context {
 }
 
 // collect runs a listing to its end.
-func collect(t testing.TB, c *adplatform.HTTPClient) (ids []string, recErrs []*adplatform.RecordError, err error) {
+func collect(t testing.TB, c *adplatform.Client) (ids []string, recErrs []*adplatform.RecordError, err error) {
 	t.Helper()
 	for cp, e := range c.Campaigns(ctxT(t)) {
 		var re *adplatform.RecordError

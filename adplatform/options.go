@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Options configure an [HTTPClient]. The zero value of every field selects
+// Options configure a [Client]. The zero value of every field selects
 // the default documented on it; [New] rejects a nonsense value with an error
 // naming the field.
 type Options struct {

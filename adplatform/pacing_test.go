@@ -18,7 +18,7 @@ import (
 
 // syncAll syncs ids with the given number of workers and returns the
 // first error.
-func syncAll(ctx context.Context, c *adplatform.HTTPClient, ids []string, workers int) error {
+func syncAll(ctx context.Context, c *adplatform.Client, ids []string, workers int) error {
 	work := make(chan string)
 	errs := make(chan error, len(ids))
 	var wg sync.WaitGroup

@@ -143,9 +143,9 @@ const maxPagesUnknownTotal = 100_000
 // *RecordError) and iteration goes on; any other error is yielded with a
 // zero Campaign and ends iteration. Breaking out of the loop stops it at
 // once: no further page is fetched.
-func (c *HTTPClient) Campaigns(ctx context.Context) iter.Seq2[Campaign, error] {
+func (c *Client) Campaigns(ctx context.Context) iter.Seq2[Campaign, error] {
 	return func(yield func(Campaign, error) bool) {
-		limit := max(c.cfg.pageSize, 1) // 1 for an HTTPClient not made by New: listPage then reports it
+		limit := max(c.cfg.pageSize, 1) // 1 for a Client not made by New: listPage then reports it
 		var (
 			prevIDs  map[string]bool // the previous page's ids
 			prevList []string        // ... in order, to spot a repeated page

@@ -38,7 +38,7 @@ func newPlatform(t testing.TB, opts ...adplatformtest.Option) *adplatformtest.Se
 
 // newClient returns a client of srv paced for the test window; tweak
 // adjusts its options.
-func newClient(t testing.TB, srv *adplatformtest.Server, tweak ...func(*adplatform.Options)) *adplatform.HTTPClient {
+func newClient(t testing.TB, srv *adplatformtest.Server, tweak ...func(*adplatform.Options)) *adplatform.Client {
 	t.Helper()
 	opts := adplatform.Options{
 		RateLimit:   testLimit,

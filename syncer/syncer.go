@@ -14,8 +14,8 @@ import (
 	"github.com/adsync/adsync/store"
 )
 
-// Platform is what the syncer needs of the ad platform. *adplatform.HTTPClient
-// implements it, and so does any adplatform.Client.
+// Platform is what the syncer needs of the ad platform. *adplatform.Client
+// implements it; a test or a service can substitute its own.
 type Platform interface {
 	// Campaigns iterates over every campaign of the account. A
 	// *adplatform.RecordError reports one undecodable record and iteration

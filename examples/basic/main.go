@@ -160,7 +160,7 @@ func exitCode(rep syncer.Report, runErr error) int {
 // openPlatform returns the client of the platform AD_PLATFORM_API_URL
 // names, or of the embedded fake it starts. The returned function stops
 // the fake.
-func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.HTTPClient, func(), error) {
+func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Client, func(), error) {
 	apiURL, email, password, rate := cfg.apiURL, cfg.email, cfg.password, cfg.rate
 	closeFake := func() {}
 	if cfg.apiURL == "" {
