@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -197,10 +198,10 @@ func (c *Client) requestToken(ctx context.Context, obs Observer) (token string, 
 
 	var body tokenBody
 	var received time.Time
-	cl := c.newCall(ctx, EndpointAuth, obs)
+	cl := c.newCall(EndpointAuth, obs)
 	cl.basic = basic
 	u := c.url("/auth/token", "/auth/token", "")
-	err = cl.do(http.MethodPost, u, func(b []byte) error {
+	err = c.do(ctx, cl, http.MethodPost, u, func(b []byte) error {
 		received = time.Now()
 		return decodeToken(b, &body)
 	})
@@ -235,7 +236,7 @@ func (c *Client) requestToken(ctx context.Context, obs Observer) (token string, 
 
 func decodeToken(b []byte, body *tokenBody) error {
 	if err := json.Unmarshal(b, body); err != nil {
-		return &DecodeError{Endpoint: EndpointAuth, Err: errors.New("token response is not the expected JSON object")}
+		return &DecodeError{Endpoint: EndpointAuth, Err: fmt.Errorf("token response is not the expected JSON object: %w", ErrMalformedResponse)}
 	}
 	switch {
 	case body.AccessToken == "":

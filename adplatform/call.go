@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -147,7 +146,7 @@ func (c *Client) do(ctx context.Context, cl *call, method string, u *url.URL, de
 		return fmt.Errorf("adplatform: %s: build request: %w", cl.endpoint, err)
 	}
 	req.URL = u // keeps RawPath exactly as built
-	req.SetResponseHandler(c.decodeResponse)
+	req.SetResponseHandler(func(resp *http.Response) error { return c.decodeResponse(cl, resp) })
 	resp, err := c.rc.Do(req)
 	var status int
 	if resp != nil {
@@ -163,14 +162,13 @@ func (c *Client) do(ctx context.Context, cl *call, method string, u *url.URL, de
 // decodeResponse is the request's response handler: it reads and decodes
 // a 2xx body inside the retry loop, so that a truncated body is retried
 // like any passing failure.
-func (c *Client) decodeResponse(resp *http.Response) error {
+func (c *Client) decodeResponse(cl *call, resp *http.Response) error {
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		return nil // the policy has decided already
 	}
-	cl := callFrom(resp.Request.Context())
 	limit := c.cfg.maxResponseBytes
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	timedOut := errors.Is(resp.Request.Context().Err(), context.DeadlineExceeded)
+	timedOut := resp.Request != nil && errors.Is(resp.Request.Context().Err(), context.DeadlineExceeded)
 	drainClose(resp.Body)
 	switch {
 	case err != nil && timedOut:
@@ -197,6 +195,12 @@ func (c *Client) decodeResponse(resp *http.Response) error {
 func (c *Client) callError(ctx, callCtx context.Context, cl *call, resp *http.Response, err error) error {
 	ep := cl.endpoint
 	if ctxErr := ctx.Err(); ctxErr != nil {
+		if last := lastFailure(resp, err); last != "" && !errors.Is(err, ctxErr) {
+			return fmt.Errorf("adplatform: %s: %w (the last attempt: %s)", ep, ctxErr, last)
+		}
+		if n := len(cl.history); n > 0 {
+			return fmt.Errorf("adplatform: %s: %w (the last attempt: %s)", ep, ctxErr, cl.history[n-1])
+		}
 		return fmt.Errorf("adplatform: %s: %w", ep, ctxErr)
 	}
 	if errors.Is(context.Cause(callCtx), ErrStopped) && (err == nil || callCtx.Err() != nil || cl.isStopping()) {
@@ -278,28 +282,23 @@ func (c *Client) statusError(cl *call, resp *http.Response) error {
 }
 
 // story summarizes the failed attempts when they did not all fail the
-// same way, e.g. "4× timeout, 1× HTTP 503": an error that names only the
-// last failure would hide what really went on.
+// same way, in the order the failures first came, e.g. "4× timeout, 1×
+// HTTP 503": an error that names only the last failure would hide what
+// really went on.
 func (cl *call) story() string {
 	counts := map[string]int{}
+	var order []string
 	for _, r := range cl.history {
+		if counts[r] == 0 {
+			order = append(order, r)
+		}
 		counts[r]++
 	}
-	if len(counts) < 2 {
+	if len(order) < 2 {
 		return ""
 	}
-	reasons := make([]string, 0, len(counts))
-	for r := range counts {
-		reasons = append(reasons, r)
-	}
-	sort.Slice(reasons, func(i, j int) bool {
-		if counts[reasons[i]] != counts[reasons[j]] {
-			return counts[reasons[i]] > counts[reasons[j]]
-		}
-		return reasons[i] < reasons[j]
-	})
-	parts := make([]string, len(reasons))
-	for i, r := range reasons {
+	parts := make([]string, len(order))
+	for i, r := range order {
 		parts[i] = fmt.Sprintf("%d× %s", counts[r], r)
 	}
 	return strings.Join(parts, ", ")

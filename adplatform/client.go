@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
 )
 
 // Client is the platform's API client: see the package documentation for
@@ -23,6 +25,11 @@ type Client struct {
 	tokens    tokens
 	stats     counters
 	derivedID atomic.Pointer[string]
+	outage    *outage
+	// rc runs every call: one long-lived go-retryablehttp client whose
+	// transport does each attempt (see transport) and whose policy
+	// functions are Options.CheckRetry and Options.Backoff.
+	rc *retryablehttp.Client
 }
 
 // New returns a client of the platform at baseURL (e.g.
@@ -37,8 +44,26 @@ func New(baseURL string, creds CredentialsProvider, opts Options) (*Client, erro
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, creds: creds}
+	c := &Client{cfg: cfg, creds: creds, outage: newOutage(cfg.maxOutage, cfg.logger)}
 	c.tokens.c = c
+	c.rc = &retryablehttp.Client{
+		HTTPClient: &http.Client{
+			Transport: transport{c},
+			// Never follow a redirect: the transport would put the bearer
+			// token on the request to wherever it points.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		// Explicitly none: its default logs to stderr. The transport and
+		// the hooks log, through Options.Logger.
+		Logger:         nil,
+		RetryWaitMin:   cfg.backoffMin,
+		RetryWaitMax:   cfg.backoffMax,
+		RetryMax:       cfg.maxRetries,
+		CheckRetry:     c.checkRetry,
+		Backoff:        cfg.backoff,
+		RequestLogHook: c.requestHook,
+		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
+	}
 	return c, nil
 }
 
@@ -164,7 +189,7 @@ func (c *Client) listPage(ctx context.Context, page, limit int) (Page, []pageIte
 		items []pageItem
 	)
 	q := url.Values{"page": {strconv.Itoa(page)}, "limit": {strconv.Itoa(limit)}}
-	err := c.newCall(ctx, EndpointList, obs).do(http.MethodGet, c.url("/api/campaigns", "/api/campaigns", q.Encode()), func(b []byte) error {
+	err := c.do(ctx, c.newCall(EndpointList, obs), http.MethodGet, c.url("/api/campaigns", "/api/campaigns", q.Encode()), func(b []byte) error {
 		var err error
 		p, items, err = decodePage(b, page, c.tokens.secrets())
 		return err
@@ -188,10 +213,10 @@ func (c *Client) SyncCampaign(ctx context.Context, id string) (SyncResult, error
 		return SyncResult{}, errors.New("adplatform: sync: empty campaign id")
 	}
 	obs := c.observer(ctx)
-	cl := c.newCall(ctx, EndpointSync, obs)
+	cl := c.newCall(EndpointSync, obs)
 	var res SyncResult
 	u := c.url("/api/campaigns/"+id+"/sync", "/api/campaigns/"+escapeSegment(id)+"/sync", "")
-	err := cl.do(http.MethodPost, u, func(b []byte) error {
+	err := c.do(ctx, cl, http.MethodPost, u, func(b []byte) error {
 		var err error
 		res, err = decodeSync(b, id, c.tokens.secrets())
 		return err
@@ -214,7 +239,7 @@ func decodeSync(b []byte, id string, known secrets) (SyncResult, error) {
 		Error      json.RawMessage `json:"error"`
 	}
 	if err := json.Unmarshal(b, &body); err != nil {
-		return SyncResult{}, &DecodeError{Endpoint: EndpointSync, Err: errors.New("sync response is not the expected JSON object")}
+		return SyncResult{}, &DecodeError{Endpoint: EndpointSync, Err: fmt.Errorf("sync response is not the expected JSON object: %w", ErrMalformedResponse)}
 	}
 	if body.Success == nil {
 		return SyncResult{}, &DecodeError{Endpoint: EndpointSync, Field: "success", Err: errors.New("missing")}

@@ -47,7 +47,7 @@ func TestNewValidation(t *testing.T) {
 		{"rate margin", "https://x", creds, adplatform.Options{RateMargin: -time.Second}, "Options.RateMargin"},
 		{"rate margin over window", "https://x", creds, adplatform.Options{RateWindow: time.Second, RateMargin: 2 * time.Second}, "Options.RateMargin"},
 		{"max rate limit wait", "https://x", creds, adplatform.Options{MaxRateLimitWait: -1}, "Options.MaxRateLimitWait"},
-		{"max rate limit retries", "https://x", creds, adplatform.Options{MaxRateLimitRetries: -1}, "Options.MaxRateLimitRetries"},
+		{"max outage", "https://x", creds, adplatform.Options{MaxOutage: -1}, "Options.MaxOutage"},
 		{"max retries", "https://x", creds, adplatform.Options{MaxRetries: -1}, "Options.MaxRetries"},
 		{"backoff min", "https://x", creds, adplatform.Options{BackoffMin: -1}, "Options.BackoffMin"},
 		{"backoff max", "https://x", creds, adplatform.Options{BackoffMax: -1}, "Options.BackoffMax"},

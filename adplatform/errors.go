@@ -2,6 +2,7 @@ package adplatform
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -164,3 +165,9 @@ func (e *RecordError) Error() string {
 }
 
 func (e *RecordError) Unwrap() error { return e.Err }
+
+// ErrMalformedResponse is matched (errors.Is) by the *DecodeError of a 2xx
+// body that is not well-formed JSON or was cut short: retrying may help.
+// A body that is well-formed but breaks the contract (a missing field, a
+// value of the wrong type) is a *DecodeError without it, and is final.
+var ErrMalformedResponse = errors.New("adplatform: malformed response body")

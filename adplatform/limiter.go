@@ -477,3 +477,7 @@ func maxTime(a, b time.Time) time.Time {
 
 // isLimiterDeadline reports whether err is the limiter's fail-fast error.
 func isLimiterDeadline(err error) bool { return errors.Is(err, ErrLimiterDeadline) }
+
+// Limiter returns the client's limiter: to observe it, or to hand its
+// state to another process (see [Limiter.State]).
+func (c *Client) Limiter() *Limiter { return c.cfg.limiter }

@@ -175,13 +175,13 @@ func TestLimiterBlock(t *testing.T) {
 			done <- at
 		}()
 		time.Sleep(200 * time.Millisecond)
-		l.block(start.Add(5 * time.Second))
-		l.block(start.Add(2 * time.Second)) // earlier: no effect
+		l.block(start.Add(5 * time.Second), nil)
+		l.block(start.Add(2*time.Second), nil) // earlier: no effect
 		if at := <-done; at != 5*time.Second {
 			t.Fatalf("blocked waiter admitted at %s; want 5s", at)
 		}
 		// A block in the past changes nothing.
-		l.block(start)
+		l.block(start, nil)
 		if at, _, _ := waitAt(t, l, ctx, start); at != 6*time.Second {
 			t.Fatalf("next admission at %s; want 6s (one window after the last)", at)
 		}
@@ -280,7 +280,7 @@ func TestLimiterDeadlineFailsFast(t *testing.T) {
 		}()
 		synctest.Wait()
 		before := time.Now()
-		l.block(time.Now().Add(time.Hour))
+		l.block(time.Now().Add(time.Hour), nil)
 		if err := <-errc; !errors.Is(err, ErrLimiterDeadline) || time.Since(before) != 0 {
 			t.Fatalf("Wait after a long block = %v after %s; want ErrLimiterDeadline at once", err, time.Since(before))
 		}

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
 )
 
 // Options configure a [Client]. The zero value of every field selects
@@ -49,25 +51,38 @@ type Options struct {
 	// honoured).
 	IgnoreRateLimitHeaders bool
 
-	// MaxRateLimitWait is the longest wait a 429 may ask for; a longer one
-	// fails the call at once with a *RateLimitError (default 5 minutes).
+	// MaxRateLimitWait is the longest wait a 429 (or a Remaining: 0
+	// header) may ask for (default 5 minutes). A longer one closes the
+	// client until the platform's time: the call, and every later call
+	// until then, fails at once with a *RateLimitError carrying it,
+	// without sending a request.
 	MaxRateLimitWait time.Duration
-	// MaxRateLimitRetries bounds the 429s one call accepts before failing
-	// with a *RateLimitError (default 10). They do not count against
-	// MaxRetries.
-	MaxRateLimitRetries int
 
-	// MaxRetries bounds the retries of one call after transient failures:
-	// 5xx, 408, timeouts, connection failures, malformed 2xx bodies
-	// (default 4). DisableRetries turns them off; 429 waits and the one
-	// re-authentication after a 401 are not affected.
+	// MaxOutage is how long calls wait for a platform that is down
+	// (consecutive 502, 503, 504, refused or reset connections across all
+	// calls) before failing with an error matching ErrPlatformUnavailable
+	// (default 5 minutes). While it is down, calls send nothing but one
+	// probe now and then, and spend none of their retries.
+	MaxOutage time.Duration
+
+	// MaxRetries bounds the retries of one call (default 4): after
+	// failures that may pass (408, 500, 502, 503, 504, timeouts,
+	// connection failures, bodies cut short), a 429 (after the wait it
+	// asks for), and the one re-authentication after a 401.
+	// DisableRetries turns every retry off.
 	MaxRetries     int
 	DisableRetries bool
-	// BackoffMin and BackoffMax bound the exponential backoff between
-	// retries (defaults 250ms and 10s). The wait before retry k (from 0)
-	// is drawn uniformly from [0, min(BackoffMax, BackoffMin·2^k)].
+	// BackoffMin and BackoffMax bound the backoff between retries
+	// (defaults 250ms and 10s), go-retryablehttp's RetryWaitMin and
+	// RetryWaitMax.
 	BackoffMin time.Duration
 	BackoffMax time.Duration
+	// CheckRetry and Backoff replace the retry policy and the backoff
+	// (defaults DefaultRetryPolicy and DefaultBackoff: wrap them to
+	// change a part). They are go-retryablehttp's, and run with the
+	// call's context.
+	CheckRetry retryablehttp.CheckRetry
+	Backoff    retryablehttp.Backoff
 
 	// ListTimeout, SyncTimeout and AuthTimeout bound one attempt of each
 	// endpoint, from sending the request to reading the body (defaults
@@ -106,7 +121,7 @@ const (
 	defaultRateLimit           = 10
 	defaultRateWindow          = time.Minute
 	defaultMaxRateLimitWait    = 5 * time.Minute
-	defaultMaxRateLimitRetries = 10
+	defaultMaxOutage           = 5 * time.Minute
 	defaultMaxRetries          = 4
 	defaultBackoffMin          = 250 * time.Millisecond
 	defaultBackoffMax          = 10 * time.Second
@@ -126,7 +141,9 @@ type config struct {
 	limiter             *Limiter
 	ignoreRateHeaders   bool
 	maxRateLimitWait    time.Duration
-	maxRateLimitRetries int
+	maxOutage           time.Duration
+	checkRetry          retryablehttp.CheckRetry
+	backoff             retryablehttp.Backoff
 	maxRetries          int
 	backoffMin          time.Duration
 	backoffMax          time.Duration
@@ -210,6 +227,7 @@ func newConfig(baseURL string, opts Options) (config, error) {
 		v    time.Duration
 	}{
 		{"MaxRateLimitWait", opts.MaxRateLimitWait},
+		{"MaxOutage", opts.MaxOutage},
 		{"BackoffMin", opts.BackoffMin},
 		{"BackoffMax", opts.BackoffMax},
 		{"ListTimeout", opts.ListTimeout},
@@ -222,6 +240,7 @@ func newConfig(baseURL string, opts Options) (config, error) {
 		}
 	}
 	cfg.maxRateLimitWait = orDefault(opts.MaxRateLimitWait, defaultMaxRateLimitWait)
+	cfg.maxOutage = orDefault(opts.MaxOutage, defaultMaxOutage)
 	cfg.backoffMin = orDefault(opts.BackoffMin, defaultBackoffMin)
 	cfg.backoffMax = orDefault(opts.BackoffMax, defaultBackoffMax)
 	if cfg.backoffMin > cfg.backoffMax {
@@ -239,10 +258,13 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	if opts.DisableRetries {
 		cfg.maxRetries = 0
 	}
-	if opts.MaxRateLimitRetries < 0 {
-		return cfg, fieldError("MaxRateLimitRetries", "must not be negative, got %d", opts.MaxRateLimitRetries)
+	cfg.checkRetry, cfg.backoff = opts.CheckRetry, opts.Backoff
+	if cfg.checkRetry == nil {
+		cfg.checkRetry = DefaultRetryPolicy
 	}
-	cfg.maxRateLimitRetries = orDefault(opts.MaxRateLimitRetries, defaultMaxRateLimitRetries)
+	if cfg.backoff == nil {
+		cfg.backoff = DefaultBackoff
+	}
 
 	switch {
 	case opts.MaxResponseBytes < 0:

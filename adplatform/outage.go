@@ -31,7 +31,10 @@ const (
 //
 //   - up: calls send freely. outageThreshold consecutive outage signals
 //     (502, 503, 504, refused or reset connections), with no success in
-//     between, mean the platform is down.
+//     between and from at least two different calls, mean the platform
+//     is down. One call failing alone, however often, is that call's
+//     problem (a campaign the platform chokes on), never an outage: it
+//     must not hold every other call, and it fails on its own retries.
 //   - down: calls wait in enter. One at a time is let through as a probe,
 //     the first after outageProbeMin, then at a doubling interval. The
 //     first success (any answer that is not an outage signal, from a probe
@@ -59,6 +62,7 @@ type outage struct {
 	mu        sync.Mutex
 	answered  bool // the platform answered at least once
 	failures  int  // consecutive outage signals while up
+	callers   map[any]bool // the calls those signals came from
 	down      bool
 	since     time.Time // when it went down
 	interval  time.Duration
@@ -131,11 +135,12 @@ func (o *outage) errorLocked(now time.Time) error {
 		now.Sub(o.since).Round(time.Second), o.since.UTC().Format(time.RFC3339), o.last)
 }
 
-// done reports the outcome of a request that was sent: signal is the
-// outage signal it met ("HTTP 503", "connection refused"), or "" for any
-// other outcome. It reports whether the platform is down now: the caller
-// then waits in enter again rather than count the failure as its own.
-func (o *outage) done(probe bool, signal string) (down bool) {
+// done reports the outcome of a request that call (any comparable key)
+// sent: signal is the outage signal it met ("HTTP 503", "connection
+// refused"), or "" for any other outcome. It reports whether the platform
+// is down now: the caller then waits in enter again rather than count the
+// failure as its own.
+func (o *outage) done(call any, probe bool, signal string) (down bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if probe {
@@ -145,6 +150,7 @@ func (o *outage) done(probe bool, signal string) (down bool) {
 	if signal == "" {
 		o.answered = true
 		o.failures = 0
+		clear(o.callers)
 		if o.down {
 			o.down = false
 			o.log.Info("adplatform: the platform answers again", "down_for", now.Sub(o.since).Round(time.Millisecond).String())
@@ -156,9 +162,14 @@ func (o *outage) done(probe bool, signal string) (down bool) {
 	switch {
 	case !o.down:
 		o.failures++
-		if o.failures < outageThreshold || !o.answered {
+		if o.callers == nil {
+			o.callers = map[any]bool{}
+		}
+		o.callers[call] = true
+		if o.failures < outageThreshold || len(o.callers) < 2 || !o.answered {
 			return false
 		}
+		clear(o.callers)
 		o.down, o.since, o.interval = true, now, outageProbeMin
 		o.nextProbe = now.Add(o.interval)
 		o.log.Warn("adplatform: the platform looks down; pausing calls, probing now and then",

@@ -14,10 +14,11 @@ func newTestOutage(maxOutage time.Duration) *outage {
 	return newOutage(maxOutage, slog.New(slog.DiscardHandler))
 }
 
-// fail reports n outage signals from calls that are not probes.
+// fail reports n outage signals from calls (two alternating) that are
+// not probes.
 func fail(o *outage, n int) (down bool) {
-	for range n {
-		down = o.done(false, "HTTP 503")
+	for i := range n {
+		down = o.done(i%2, false, "HTTP 503")
 	}
 	return down
 }
@@ -28,16 +29,28 @@ func TestOutageTripsOnConsecutiveSignalsOnly(t *testing.T) {
 	if fail(o, outageThreshold+3) {
 		t.Fatal("a platform that never answered was declared down")
 	}
-	o.done(false, "") // it answers
+	o.done(0, false, "") // it answers
 	if fail(o, outageThreshold-1) {
 		t.Fatalf("down after %d signals; want %d", outageThreshold-1, outageThreshold)
 	}
-	o.done(false, "") // a success in between resets the count
+	o.done(0, false, "") // a success in between resets the count
 	if fail(o, outageThreshold-1) {
 		t.Fatal("signals before a success were still counted")
 	}
 	if !fail(o, 1) {
 		t.Fatalf("not down after %d consecutive signals", outageThreshold)
+	}
+
+	// One call failing alone, however often, is not an outage.
+	alone := newTestOutage(time.Minute)
+	alone.done(0, false, "")
+	for range 3 * outageThreshold {
+		if alone.done("poisoned", false, "HTTP 502") {
+			t.Fatal("one call's failures alone were taken for an outage")
+		}
+	}
+	if !alone.done("another", false, "HTTP 502") {
+		t.Fatal("a second call failing too did not make it an outage")
 	}
 }
 
@@ -47,7 +60,7 @@ func TestOutageProbesOneAtATimeThenReleases(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		o := newTestOutage(10 * time.Minute)
-		o.done(false, "")
+		o.done(0, false, "")
 		fail(o, outageThreshold)
 		start := time.Now()
 
@@ -81,7 +94,7 @@ func TestOutageProbesOneAtATimeThenReleases(t *testing.T) {
 					if n == 4 { // the platform is back for the 4th probe
 						signal = ""
 					}
-					if o.done(true, signal) {
+					if o.done(0, true, signal) {
 						continue // the probe failed: wait again
 					}
 					mu.Lock()
@@ -120,7 +133,7 @@ func TestOutageGivesUpAfterMaxOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const maxOutage = 20 * time.Second
 		o := newTestOutage(maxOutage)
-		o.done(false, "")
+		o.done(0, false, "")
 		fail(o, outageThreshold)
 		start := time.Now()
 		// A probe that never reports back keeps the others waiting.
@@ -132,7 +145,7 @@ func TestOutageGivesUpAfterMaxOutage(t *testing.T) {
 		if !errors.Is(err, ErrPlatformUnavailable) || time.Since(start) != maxOutage {
 			t.Fatalf("enter = %v after %s; want ErrPlatformUnavailable after %s", err, time.Since(start), maxOutage)
 		}
-		o.done(true, "connection refused")
+		o.done(0, true, "connection refused")
 		// Past the limit: fail at once while the next probe is not due...
 		if _, err := o.enter(context.Background()); !errors.Is(err, ErrPlatformUnavailable) || time.Since(start) != maxOutage {
 			t.Fatalf("enter past the limit = %v at %s; want ErrPlatformUnavailable at once", err, time.Since(start))
@@ -142,7 +155,7 @@ func TestOutageGivesUpAfterMaxOutage(t *testing.T) {
 		if probe, err := o.enter(context.Background()); err != nil || !probe {
 			t.Fatalf("enter when a probe is due = %v, %v; want the probe", probe, err)
 		}
-		if o.done(true, "") {
+		if o.done(0, true, "") {
 			t.Fatal("still down after a successful probe")
 		}
 		if probe, err := o.enter(context.Background()); err != nil || probe {
@@ -157,7 +170,7 @@ func TestOutageAbandonAndCancel(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		o := newTestOutage(time.Hour)
-		o.done(false, "")
+		o.done(0, false, "")
 		fail(o, outageThreshold)
 		time.Sleep(outageProbeMin)
 		probe, _ := o.enter(context.Background())

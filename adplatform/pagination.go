@@ -26,7 +26,7 @@ func decodePage(b []byte, page int, known secrets) (Page, []pageItem, error) {
 		} `json:"pagination"`
 	}
 	if err := json.Unmarshal(b, &wire); err != nil {
-		return Page{}, nil, &DecodeError{Endpoint: EndpointList, Err: errors.New("listing is not the expected JSON object")}
+		return Page{}, nil, &DecodeError{Endpoint: EndpointList, Err: fmt.Errorf("listing is not the expected JSON object: %w", ErrMalformedResponse)}
 	}
 	if wire.Data == nil {
 		// Absent; "data": null decodes to a pointer to a nil slice: an

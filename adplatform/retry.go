@@ -73,6 +73,13 @@ func DefaultRetryPolicy(ctx context.Context, resp *http.Response, err error) (bo
 		cl.reauthed = true
 		return true, nil
 	case slices.Contains(retryableStatuses, status):
+		// A Retry-After that outlasts the caller's deadline is not slept
+		// in vain: the call fails now, with this answer as its cause.
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok && cl != nil {
+			if dl, has := ctx.Deadline(); has && time.Now().Add(minDuration(d, cl.client.cfg.backoffMax)).After(dl) {
+				return false, nil
+			}
+		}
 		return true, nil
 	case status == http.StatusTooManyRequests:
 		// The token endpoint is not rate-limited: a 429 there is a

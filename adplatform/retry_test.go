@@ -217,29 +217,37 @@ func TestRateLimited429Scripted(t *testing.T) {
 }
 
 // A platform asking for a day's wait: no sleeping, a *RateLimitError
-// carrying the wait, and the limiter is not blocked for other calls.
+// carrying the wait and its end, and the client remembers it: every later
+// call, whatever its campaign, fails at once without a request until then
+// (as go-github's checkRateLimitBeforeDo).
 func TestRateLimitedAbsurdWait(t *testing.T) {
 	t.Parallel()
 	p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "/busy/") {
-			w.Header().Set("Retry-After", "86400")
-			writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "Rate limit exceeded", "retry_after": 86400})
-			return
-		}
-		writeJSON(w, 200, map[string]any{"success": true})
+		w.Header().Set("Retry-After", "86400")
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "Rate limit exceeded", "retry_after": 86400})
 	})
 	c := client(t, p.URL)
-	start := time.Now()
+	before := time.Now()
 	_, err := c.SyncCampaign(ctxT(t), "busy")
 	var rl *adplatform.RateLimitError
 	if !errors.As(err, &rl) || rl.RetryAfter != 24*time.Hour || rl.Attempts != 1 || rl.Endpoint != adplatform.EndpointSync {
 		t.Fatalf("err = %v; want a *RateLimitError asking for 24h", err)
 	}
-	if _, err := c.SyncCampaign(ctxT(t), "other"); err != nil {
-		t.Fatal(err)
+	until := rl.Until
+	if until.Before(before.Add(24*time.Hour)) || until.After(time.Now().Add(24*time.Hour)) {
+		t.Fatalf("Until = %s; want 24h after the 429", until)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("took %s; want no sleeping", d)
+	for _, id := range []string{"busy", "busy", "other", "another", "busy"} {
+		_, err := c.SyncCampaign(ctxT(t), id)
+		if !errors.As(err, &rl) || !rl.Until.Equal(until) || rl.Attempts != 0 {
+			t.Fatalf("sync %s: err = %v; want the same *RateLimitError, not sent", id, err)
+		}
+	}
+	if n := p.count("/api/campaigns/busy/sync") + p.count("/api/campaigns/other/sync") + p.count("/api/campaigns/another/sync"); n != 1 {
+		t.Fatalf("%d sync requests; want 1: the client remembers what the platform said", n)
+	}
+	if got := c.Limiter().BlockedUntil(); !got.Equal(until) {
+		t.Fatalf("limiter blocked until %s; want %s", got, until)
 	}
 }
 
@@ -249,14 +257,14 @@ func TestRateLimitedTooOften(t *testing.T) {
 		w.Header().Set("Retry-After", "0")
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "Rate limit exceeded"})
 	})
-	c := client(t, p.URL, func(o *adplatform.Options) { o.MaxRateLimitRetries = 3; o.MaxRetries = 1 })
+	c := client(t, p.URL, func(o *adplatform.Options) { o.MaxRetries = 3 })
 	_, err := c.SyncCampaign(ctxT(t), "x")
 	var rl *adplatform.RateLimitError
 	if !errors.As(err, &rl) || rl.Attempts != 4 {
 		t.Fatalf("err = %v; want a *RateLimitError after 4 attempts", err)
 	}
 	if n := p.count("/api/campaigns/x/sync"); n != 4 {
-		t.Fatalf("%d attempts; want 4 (429s do not count against MaxRetries)", n)
+		t.Fatalf("%d attempts; want 4 (1 + MaxRetries: a 429 is a retry like any other)", n)
 	}
 }
 
@@ -468,7 +476,8 @@ func TestEveryBodyClosed(t *testing.T) {
 			t.Fatalf("after %s: %d bodies opened, %d closed", what, o, cl)
 		}
 	}
-	for _, id := range []string{"ok", "404", "503", "429", "malformed", "large", "redirect"} {
+	// "429" asks for a day's wait, which closes the client: last.
+	for _, id := range []string{"ok", "404", "503", "malformed", "large", "redirect", "429"} {
 		_, _ = c.SyncCampaign(ctxT(t), id)
 		check(id)
 	}

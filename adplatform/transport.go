@@ -84,7 +84,7 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		resp, signal, err := t.send(ctx, req, cl, tok, s)
-		if down := c.outage.done(probe, signal); signal != "" && down {
+		if down := c.outage.done(cl, probe, signal); signal != "" && down {
 			if resp != nil {
 				drainClose(resp.Body)
 			}
@@ -144,12 +144,15 @@ func (t transport) send(ctx context.Context, req *http.Request, cl *call, tok st
 	// will see it; how late it was written on a connection already open
 	// is scheduling delay the margin learns from.
 	var (
+		traced  atomic.Bool  // the transport reports to httptrace at all
 		gotConn atomic.Int64 // unix nanos; 0: no connection yet
 		fresh   atomic.Bool
 		wrote   atomic.Bool
 	)
 	trace := &httptrace.ClientTrace{
+		GetConn: func(string) { traced.Store(true) },
 		GotConn: func(info httptrace.GotConnInfo) {
+			traced.Store(true)
 			fresh.Store(!info.Reused)
 			gotConn.Store(time.Now().UnixNano())
 		},
@@ -179,10 +182,13 @@ func (t transport) send(ctx context.Context, req *http.Request, cl *call, tok st
 	resp, err := c.cfg.transport.RoundTrip(out)
 	info.Latency = time.Since(started)
 	if s != nil && !wrote.Load() {
-		if gotConn.Load() != 0 {
-			s.sent(time.Now()) // part of it may have reached the platform
+		if traced.Load() && gotConn.Load() == 0 {
+			s.release() // no connection: it never left
 		} else {
-			s.release() // it never left
+			// Part of it may have reached the platform, or the transport
+			// does not say when it wrote: count it now, late rather than
+			// early.
+			s.sent(time.Now())
 		}
 	}
 	if err != nil {
@@ -198,6 +204,9 @@ func (t transport) send(ctx context.Context, req *http.Request, cl *call, tok st
 		c.cfg.logger.Debug("adplatform: attempt failed", "endpoint", cl.endpoint, "attempt", cl.attempts,
 			"latency", info.Latency.String(), "err", err.Error())
 		return nil, outageSignal(err), err
+	}
+	if resp.Request == nil {
+		resp.Request = out // a custom transport may leave it unset
 	}
 	info.Status = resp.StatusCode
 	cl.lastStatus = resp.StatusCode
@@ -273,7 +282,7 @@ func (c *Client) rateLimitWait(resp *http.Response, now time.Time, attempt int) 
 
 // addDuration is t+d, saturating instead of overflowing.
 func addDuration(t time.Time, d time.Duration) time.Time {
-	if u := t.Add(d); u.After(t) {
+	if u := t.Add(d); d <= 0 || u.After(t) {
 		return u
 	}
 	return time.Unix(1<<62, 0)
