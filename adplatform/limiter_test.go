@@ -175,7 +175,7 @@ func TestLimiterBlock(t *testing.T) {
 			done <- at
 		}()
 		time.Sleep(200 * time.Millisecond)
-		l.block(start.Add(5 * time.Second), nil)
+		l.block(start.Add(5*time.Second), nil)
 		l.block(start.Add(2*time.Second), nil) // earlier: no effect
 		if at := <-done; at != 5*time.Second {
 			t.Fatalf("blocked waiter admitted at %s; want 5s", at)

@@ -116,45 +116,45 @@ type Options struct {
 
 // Defaults, and the bounds validation applies.
 const (
-	defaultPageSize            = 100
-	maxPageSize                = 10_000
-	defaultRateLimit           = 10
-	defaultRateWindow          = time.Minute
-	defaultMaxRateLimitWait    = 5 * time.Minute
-	defaultMaxOutage           = 5 * time.Minute
-	defaultMaxRetries          = 4
-	defaultBackoffMin          = 250 * time.Millisecond
-	defaultBackoffMax          = 10 * time.Second
-	defaultListTimeout         = 10 * time.Second
-	defaultSyncTimeout         = 15 * time.Second
-	defaultAuthTimeout         = 10 * time.Second
-	defaultMaxResponseBytes    = 8 << 20
-	defaultUserAgent           = "adsync-adplatform"
+	defaultPageSize         = 100
+	maxPageSize             = 10_000
+	defaultRateLimit        = 10
+	defaultRateWindow       = time.Minute
+	defaultMaxRateLimitWait = 5 * time.Minute
+	defaultMaxOutage        = 5 * time.Minute
+	defaultMaxRetries       = 4
+	defaultBackoffMin       = 250 * time.Millisecond
+	defaultBackoffMax       = 10 * time.Second
+	defaultListTimeout      = 10 * time.Second
+	defaultSyncTimeout      = 15 * time.Second
+	defaultAuthTimeout      = 10 * time.Second
+	defaultMaxResponseBytes = 8 << 20
+	defaultUserAgent        = "adsync-adplatform"
 )
 
 // config is Options validated, with every default applied.
 type config struct {
-	base                *url.URL
-	clientID            string
-	transport           http.RoundTripper
-	pageSize            int
-	limiter             *Limiter
-	ignoreRateHeaders   bool
-	maxRateLimitWait    time.Duration
-	maxOutage           time.Duration
-	checkRetry          retryablehttp.CheckRetry
-	backoff             retryablehttp.Backoff
-	maxRetries          int
-	backoffMin          time.Duration
-	backoffMax          time.Duration
-	listTimeout         time.Duration
-	syncTimeout         time.Duration
-	authTimeout         time.Duration
-	refreshMargin       time.Duration // 0: the default, which depends on the token's lifetime
-	maxResponseBytes    int64
-	userAgent           string
-	logger              *slog.Logger
-	observer            Observer // nil when none
+	base              *url.URL
+	clientID          string
+	transport         http.RoundTripper
+	pageSize          int
+	limiter           *Limiter
+	ignoreRateHeaders bool
+	maxRateLimitWait  time.Duration
+	maxOutage         time.Duration
+	checkRetry        retryablehttp.CheckRetry
+	backoff           retryablehttp.Backoff
+	maxRetries        int
+	backoffMin        time.Duration
+	backoffMax        time.Duration
+	listTimeout       time.Duration
+	syncTimeout       time.Duration
+	authTimeout       time.Duration
+	refreshMargin     time.Duration // 0: the default, which depends on the token's lifetime
+	maxResponseBytes  int64
+	userAgent         string
+	logger            *slog.Logger
+	observer          Observer // nil when none
 }
 
 // fieldError names the bad field.

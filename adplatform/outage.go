@@ -60,8 +60,8 @@ type outage struct {
 	log       *slog.Logger
 
 	mu        sync.Mutex
-	answered  bool // the platform answered at least once
-	failures  int  // consecutive outage signals while up
+	answered  bool         // the platform answered at least once
+	failures  int          // consecutive outage signals while up
 	callers   map[any]bool // the calls those signals came from
 	down      bool
 	since     time.Time // when it went down
