@@ -506,6 +506,7 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 		}
 	}
 	_ = c.String() + c.ClientID() + fmt.Sprint(c.Stats())
+	c.CloseIdleConnections()
 	var l adplatform.Limiter
 	if _, err := l.Wait(context.Background()); err == nil {
 		t.Error("Wait on a zero Limiter succeeded")

@@ -12,6 +12,7 @@
 //		adplatform.StaticCredentials(email, password), // or your secrets manager, as a CredentialsProvider
 //		adplatform.Options{Logger: slog.Default()})
 //	...
+//	defer client.CloseIdleConnections()
 //	for c, err := range client.Campaigns(ctx) { ... }
 //	res, err := client.SyncCampaign(ctx, c.ID)
 //

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
 )
 
 // Options configure a [Client]. The zero value of every field selects
@@ -23,11 +25,14 @@ type Options struct {
 	// limit, which is abuse.
 	ClientID string
 
-	// HTTPClient's Transport carries the requests (its Timeout, Jar and
-	// CheckRedirect are not used: timeouts are per attempt, see below, and
+	// Transport carries the requests: a proxy, custom TLS, an
+	// instrumented transport (otelhttp) or a test's in-process one.
+	// Timeouts are the client's own, per attempt (see below), and
 	// redirects are never followed, so the bearer token cannot be sent
-	// elsewhere). Default: a pooled transport sized for concurrent calls.
-	HTTPClient *http.Client
+	// elsewhere. Default: cleanhttp.DefaultPooledTransport with enough idle
+	// connections per host for concurrent sync calls, owned by the client
+	// (see [Client.CloseIdleConnections]).
+	Transport http.RoundTripper
 
 	// PageSize is the limit asked for when listing (default 100, at most
 	// 10000). Large pages save rate-limited requests.
@@ -162,12 +167,9 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	}
 	cfg.userAgent = orDefault(opts.UserAgent, defaultUserAgent)
 
-	cfg.transport = newPooledTransport()
-	if opts.HTTPClient != nil {
-		cfg.transport = opts.HTTPClient.Transport
-		if cfg.transport == nil {
-			cfg.transport = http.DefaultTransport
-		}
+	cfg.transport = opts.Transport
+	if cfg.transport == nil {
+		cfg.transport = newPooledTransport()
 	}
 
 	switch {
@@ -288,17 +290,17 @@ func parseBaseURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// newPooledTransport is the default transport: http.DefaultTransport's
-// settings with enough idle connections per host for concurrent sync
-// calls, so that they do not dial anew every time.
-func newPooledTransport() http.RoundTripper {
-	t, ok := http.DefaultTransport.(*http.Transport)
-	if !ok { // a program replaced it: start from Go's own settings
-		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}
-	}
-	t = t.Clone()
-	t.MaxIdleConns = 100
-	t.MaxIdleConnsPerHost = 64
+// maxIdleConnsPerHost keeps a connection per concurrent call: the
+// syncer's default concurrency is 10, and cleanhttp sizes its pool by
+// GOMAXPROCS, which on a small machine would make sync calls dial anew.
+const maxIdleConnsPerHost = 64
+
+// newPooledTransport is the default transport: cleanhttp's pooled
+// transport (http.DefaultTransport's settings, not shared with the rest of
+// the program) with enough idle connections per host for concurrent calls.
+func newPooledTransport() *http.Transport {
+	t := cleanhttp.DefaultPooledTransport()
+	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	return t
 }
 
