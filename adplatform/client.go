@@ -74,6 +74,13 @@ func (c *Client) GoString() string { return c.String() }
 // LogValue is String, for slog.
 func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
+// Limiter returns the client's rate limiter, built from Options.RateLimit,
+// RateWindow and RateMargin: to observe it, or to hand its pace to
+// something else that spends this client id's requests. Every call of the
+// client waits on it; share the Client, not the Limiter, between
+// goroutines of one account.
+func (c *Client) Limiter() *Limiter { return c.cfg.limiter }
+
 // CloseIdleConnections closes the connections the client keeps open for
 // reuse, those of its default transport or of an Options.Transport that
 // has a CloseIdleConnections method (as *http.Transport has); connections

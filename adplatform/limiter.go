@@ -22,8 +22,8 @@ import (
 // context ended) gives its turn to the next at once. There is no polling:
 // only the first waiter sleeps, exactly until its slot frees.
 //
-// Clients sharing one X-Client-ID must share one Limiter (see
-// Options.Limiter). A Limiter is safe for concurrent use.
+// Calls sharing one X-Client-ID must share one Limiter (they do by
+// sharing one Client). A Limiter is safe for concurrent use.
 type Limiter struct {
 	limit  int
 	window time.Duration

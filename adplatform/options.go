@@ -20,9 +20,9 @@ type Options struct {
 	// limit. Default: derived once from the account's email at the first
 	// authentication, "adsync-" + the first 16 hex digits of the SHA-256
 	// of the lower-cased email: stable per account, and it reveals nothing.
-	// Clients of one account must use one id (and should share one
-	// [Limiter]): a different id per client would dodge the platform's
-	// limit, which is abuse.
+	// Callers of one account must use one id, and so one [Client]: a
+	// different id per client would dodge the platform's limit, which is
+	// abuse, and two clients of one id would each fill the window.
 	ClientID string
 
 	// Transport carries the requests: a proxy, custom TLS, an
@@ -41,14 +41,13 @@ type Options struct {
 	// RateLimit requests per rolling RateWindow is the platform's limit
 	// (default 10 per minute). RateMargin is added to every wait for a
 	// slot, to cover the jitter between our send and the platform's
-	// arrival (default RateWindow/100, clamped to [10ms, 1s]).
+	// arrival (default RateWindow/100, clamped to [10ms, 1s]). The
+	// client's [Limiter] is built from these three; every goroutine
+	// calling the platform with this client id shares it by sharing the
+	// Client.
 	RateLimit  int
 	RateWindow time.Duration
 	RateMargin time.Duration
-	// Limiter, when set, is used instead of a limiter built from the
-	// three fields above: clients sharing one X-Client-ID must share one
-	// Limiter.
-	Limiter *Limiter
 	// IgnoreRateLimitHeaders makes the client ignore the platform's
 	// X-RateLimit-* and RateLimit-* headers (Retry-After on a 429 is still
 	// honoured).
@@ -180,30 +179,26 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	}
 	cfg.pageSize = orDefault(opts.PageSize, defaultPageSize)
 
-	if opts.Limiter != nil {
-		cfg.limiter = opts.Limiter
-	} else {
-		if opts.RateLimit < 0 {
-			return cfg, fieldError("RateLimit", "must be positive, got %d", opts.RateLimit)
-		}
-		if opts.RateWindow < 0 {
-			return cfg, fieldError("RateWindow", "must be positive, got %s", opts.RateWindow)
-		}
-		if opts.RateMargin < 0 {
-			return cfg, fieldError("RateMargin", "must not be negative, got %s", opts.RateMargin)
-		}
-		window := orDefault(opts.RateWindow, defaultRateWindow)
-		margin := opts.RateMargin
-		if margin == 0 {
-			margin = min(max(window/100, 10*time.Millisecond), time.Second)
-		}
-		if margin >= window {
-			return cfg, fieldError("RateMargin", "must be shorter than the rate window %s, got %s", window, margin)
-		}
-		cfg.limiter, err = NewLimiter(orDefault(opts.RateLimit, defaultRateLimit), window, margin)
-		if err != nil { // unreachable after the checks above
-			return cfg, err
-		}
+	if opts.RateLimit < 0 {
+		return cfg, fieldError("RateLimit", "must be positive, got %d", opts.RateLimit)
+	}
+	if opts.RateWindow < 0 {
+		return cfg, fieldError("RateWindow", "must be positive, got %s", opts.RateWindow)
+	}
+	if opts.RateMargin < 0 {
+		return cfg, fieldError("RateMargin", "must not be negative, got %s", opts.RateMargin)
+	}
+	window := orDefault(opts.RateWindow, defaultRateWindow)
+	margin := opts.RateMargin
+	if margin == 0 {
+		margin = min(max(window/100, 10*time.Millisecond), time.Second)
+	}
+	if margin >= window {
+		return cfg, fieldError("RateMargin", "must be shorter than the rate window %s, got %s", window, margin)
+	}
+	cfg.limiter, err = NewLimiter(orDefault(opts.RateLimit, defaultRateLimit), window, margin)
+	if err != nil { // unreachable after the checks above
+		return cfg, err
 	}
 	cfg.ignoreRateHeaders = opts.IgnoreRateLimitHeaders
 
