@@ -1,6 +1,7 @@
 package adplatform
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -327,12 +328,12 @@ func (cl *call) classify(ctx context.Context, resp *http.Response, err error) (r
 		return true, "HTTP 429", 0, nil
 	case status == http.StatusUnauthorized && cl.endpoint != EndpointAuth:
 		if cl.reauthed {
-			return false, "", 0, &AuthError{Endpoint: cl.endpoint, StatusCode: status, Reason: orDefault(cl.errBody.code, "token refused")}
+			return false, "", 0, &AuthError{Endpoint: cl.endpoint, StatusCode: status, Reason: cmp.Or(cl.errBody.code, "token refused")}
 		}
 		cl.reauthed = true
 		c.tokens.invalidate(cl.usedToken)
 		c.cfg.logger.Info("adplatform: token refused, getting a new one", "endpoint", cl.endpoint, "reason", cl.errBody.code)
-		return true, "token refused: " + orDefault(cl.errBody.code, "HTTP 401"), 0, nil
+		return true, "token refused: " + cmp.Or(cl.errBody.code, "HTTP 401"), 0, nil
 	case status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests:
 		// A 429 here is the token endpoint's, which is not rate-limited:
 		// treat it as a passing failure. The body's retry_after is the
@@ -344,7 +345,7 @@ func (cl *call) classify(ctx context.Context, resp *http.Response, err error) (r
 		}
 		return cl.transientRetry("HTTP "+strconv.Itoa(status), wait, resp, nil)
 	case cl.endpoint == EndpointAuth:
-		return false, "", 0, &AuthError{Endpoint: EndpointAuth, StatusCode: status, Reason: orDefault(cl.errBody.code, "credentials refused")}
+		return false, "", 0, &AuthError{Endpoint: EndpointAuth, StatusCode: status, Reason: cmp.Or(cl.errBody.code, "credentials refused")}
 	default:
 		return false, "", 0, cl.apiError(status)
 	}

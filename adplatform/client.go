@@ -1,6 +1,7 @@
 package adplatform
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -221,6 +222,15 @@ func (c *Client) SyncCampaign(ctx context.Context, id string) (SyncResult, error
 	return res, nil
 }
 
+// SyncResult is the platform's answer to a successful sync call.
+type SyncResult struct {
+	CampaignID string
+	// SyncedAt is the platform's own timestamp of the sync (its clock, not
+	// ours); zero if it sent none.
+	SyncedAt time.Time
+	Message  string
+}
+
 // maxSyncMessageRunes bounds SyncResult.Message.
 const maxSyncMessageRunes = 500
 
@@ -243,7 +253,7 @@ func decodeSync(b []byte, id string, known secrets) (SyncResult, error) {
 		return SyncResult{}, &permanentError{&APIError{
 			Endpoint:   EndpointSync,
 			StatusCode: http.StatusOK,
-			Code:       orDefault(sanitize(jsonText(body.Error), known, maxCodeRunes), "sync failed"),
+			Code:       cmp.Or(sanitize(jsonText(body.Error), known, maxCodeRunes), "sync failed"),
 			Message:    sanitize(msg, known, maxMessageRunes),
 			Attempts:   1,
 		}}

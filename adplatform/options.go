@@ -1,6 +1,7 @@
 package adplatform
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -164,7 +165,7 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	if strings.ContainsFunc(opts.UserAgent, isHeaderUnsafe) {
 		return cfg, fieldError("UserAgent", "holds control characters")
 	}
-	cfg.userAgent = orDefault(opts.UserAgent, defaultUserAgent)
+	cfg.userAgent = cmp.Or(opts.UserAgent, defaultUserAgent)
 
 	cfg.transport = opts.Transport
 	if cfg.transport == nil {
@@ -177,7 +178,7 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	case opts.PageSize > maxPageSize:
 		return cfg, fieldError("PageSize", "must be at most %d, got %d", maxPageSize, opts.PageSize)
 	}
-	cfg.pageSize = orDefault(opts.PageSize, defaultPageSize)
+	cfg.pageSize = cmp.Or(opts.PageSize, defaultPageSize)
 
 	if opts.RateLimit < 0 {
 		return cfg, fieldError("RateLimit", "must be positive, got %d", opts.RateLimit)
@@ -188,7 +189,7 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	if opts.RateMargin < 0 {
 		return cfg, fieldError("RateMargin", "must not be negative, got %s", opts.RateMargin)
 	}
-	window := orDefault(opts.RateWindow, defaultRateWindow)
+	window := cmp.Or(opts.RateWindow, defaultRateWindow)
 	margin := opts.RateMargin
 	if margin == 0 {
 		margin = min(max(window/100, 10*time.Millisecond), time.Second)
@@ -196,7 +197,7 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	if margin >= window {
 		return cfg, fieldError("RateMargin", "must be shorter than the rate window %s, got %s", window, margin)
 	}
-	cfg.limiter, err = NewLimiter(orDefault(opts.RateLimit, defaultRateLimit), window, margin)
+	cfg.limiter, err = NewLimiter(cmp.Or(opts.RateLimit, defaultRateLimit), window, margin)
 	if err != nil { // unreachable after the checks above
 		return cfg, err
 	}
@@ -218,28 +219,28 @@ func newConfig(baseURL string, opts Options) (config, error) {
 			return cfg, fieldError(d.name, "must not be negative, got %s", d.v)
 		}
 	}
-	cfg.maxRateLimitWait = orDefault(opts.MaxRateLimitWait, defaultMaxRateLimitWait)
-	cfg.backoffMin = orDefault(opts.BackoffMin, defaultBackoffMin)
-	cfg.backoffMax = orDefault(opts.BackoffMax, defaultBackoffMax)
+	cfg.maxRateLimitWait = cmp.Or(opts.MaxRateLimitWait, defaultMaxRateLimitWait)
+	cfg.backoffMin = cmp.Or(opts.BackoffMin, defaultBackoffMin)
+	cfg.backoffMax = cmp.Or(opts.BackoffMax, defaultBackoffMax)
 	if cfg.backoffMin > cfg.backoffMax {
 		return cfg, fieldError("BackoffMin", "%s is more than BackoffMax %s", cfg.backoffMin, cfg.backoffMax)
 	}
-	cfg.listTimeout = orDefault(opts.ListTimeout, defaultListTimeout)
-	cfg.syncTimeout = orDefault(opts.SyncTimeout, defaultSyncTimeout)
-	cfg.authTimeout = orDefault(opts.AuthTimeout, defaultAuthTimeout)
+	cfg.listTimeout = cmp.Or(opts.ListTimeout, defaultListTimeout)
+	cfg.syncTimeout = cmp.Or(opts.SyncTimeout, defaultSyncTimeout)
+	cfg.authTimeout = cmp.Or(opts.AuthTimeout, defaultAuthTimeout)
 	cfg.refreshMargin = opts.TokenRefreshMargin
 
 	if opts.MaxRetries < 0 {
 		return cfg, fieldError("MaxRetries", "must not be negative, got %d (use DisableRetries to turn retries off)", opts.MaxRetries)
 	}
-	cfg.maxRetries = orDefault(opts.MaxRetries, defaultMaxRetries)
+	cfg.maxRetries = cmp.Or(opts.MaxRetries, defaultMaxRetries)
 	if opts.DisableRetries {
 		cfg.maxRetries = 0
 	}
 	if opts.MaxRateLimitRetries < 0 {
 		return cfg, fieldError("MaxRateLimitRetries", "must not be negative, got %d", opts.MaxRateLimitRetries)
 	}
-	cfg.maxRateLimitRetries = orDefault(opts.MaxRateLimitRetries, defaultMaxRateLimitRetries)
+	cfg.maxRateLimitRetries = cmp.Or(opts.MaxRateLimitRetries, defaultMaxRateLimitRetries)
 
 	switch {
 	case opts.MaxResponseBytes < 0:
@@ -247,7 +248,7 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	case opts.MaxResponseBytes > 0 && opts.MaxResponseBytes < 1024:
 		return cfg, fieldError("MaxResponseBytes", "must be at least 1024, got %d", opts.MaxResponseBytes)
 	}
-	cfg.maxResponseBytes = orDefault(opts.MaxResponseBytes, defaultMaxResponseBytes)
+	cfg.maxResponseBytes = cmp.Or(opts.MaxResponseBytes, defaultMaxResponseBytes)
 
 	cfg.logger = opts.Logger
 	if cfg.logger == nil {
@@ -300,11 +301,3 @@ func newPooledTransport() *http.Transport {
 }
 
 func isHeaderUnsafe(r rune) bool { return r < 0x20 || r == 0x7f }
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
