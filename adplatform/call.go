@@ -1,6 +1,7 @@
 package adplatform
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -182,7 +183,7 @@ func (c *Client) decodeResponse(cl *call, resp *http.Response) error {
 	}
 	if err != nil {
 		reason, _ := transientReason(err)
-		cl.failed(orDefault(reason, "contract"))
+		cl.failed(cmp.Or(reason, "contract"))
 	}
 	return err
 }
@@ -276,7 +277,7 @@ func (c *Client) statusError(cl *call, resp *http.Response) error {
 		if cl.endpoint != EndpointAuth {
 			reason = "token refused"
 		}
-		return &AuthError{Endpoint: cl.endpoint, StatusCode: status, Reason: orDefault(eb.code, reason)}
+		return &AuthError{Endpoint: cl.endpoint, StatusCode: status, Reason: cmp.Or(eb.code, reason)}
 	}
 	return &APIError{Endpoint: cl.endpoint, StatusCode: status, Code: eb.code, Message: eb.message, Attempts: cl.attempts}
 }

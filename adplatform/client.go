@@ -1,6 +1,7 @@
 package adplatform
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -98,6 +99,25 @@ func (c *Client) GoString() string { return c.String() }
 
 // LogValue is String, for slog.
 func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Limiter returns the client's rate limiter, built from Options.RateLimit,
+// RateWindow and RateMargin: to observe it, or to hand its pace to
+// something else that spends this client id's requests. Every call of the
+// client waits on it; share the Client, not the Limiter, between
+// goroutines of one account.
+func (c *Client) Limiter() *Limiter { return c.cfg.limiter }
+
+// CloseIdleConnections closes the connections the client keeps open for
+// reuse, those of its default transport or of an Options.Transport that
+// has a CloseIdleConnections method (as *http.Transport has); connections
+// in use are not interrupted. Call it when done with the client, so that
+// nothing is left open for a goroutine-leak checker (goleak) to find.
+// The client stays usable: a later call dials anew.
+func (c *Client) CloseIdleConnections() {
+	if t, ok := c.cfg.transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+}
 
 // Stats counts what a client did since it was created.
 type Stats struct {
@@ -227,6 +247,15 @@ func (c *Client) SyncCampaign(ctx context.Context, id string) (SyncResult, error
 	return res, nil
 }
 
+// SyncResult is the platform's answer to a successful sync call.
+type SyncResult struct {
+	CampaignID string
+	// SyncedAt is the platform's own timestamp of the sync (its clock, not
+	// ours); zero if it sent none.
+	SyncedAt time.Time
+	Message  string
+}
+
 // maxSyncMessageRunes bounds SyncResult.Message.
 const maxSyncMessageRunes = 500
 
@@ -249,7 +278,7 @@ func decodeSync(b []byte, id string, known secrets) (SyncResult, error) {
 		return SyncResult{}, &permanentError{&APIError{
 			Endpoint:   EndpointSync,
 			StatusCode: http.StatusOK,
-			Code:       orDefault(sanitize(jsonText(body.Error), known, maxCodeRunes), "sync failed"),
+			Code:       cmp.Or(sanitize(jsonText(body.Error), known, maxCodeRunes), "sync failed"),
 			Message:    sanitize(msg, known, maxMessageRunes),
 			Attempts:   1,
 		}}

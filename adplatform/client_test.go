@@ -18,10 +18,6 @@ import (
 func TestNewValidation(t *testing.T) {
 	t.Parallel()
 	creds := adplatform.StaticCredentials(email, password)
-	lim, err := adplatform.NewLimiter(10, time.Minute, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		name    string
 		base    string
@@ -31,7 +27,6 @@ func TestNewValidation(t *testing.T) {
 	}{
 		{"defaults", "https://api.example.com", creds, adplatform.Options{}, ""},
 		{"path prefix and slash", "http://127.0.0.1:8080/v2/", creds, adplatform.Options{}, ""},
-		{"limiter overrides rate fields", "https://x", creds, adplatform.Options{Limiter: lim, RateWindow: -1}, ""},
 		{"empty base", "", creds, adplatform.Options{}, "base URL: empty"},
 		{"unparsable base", "http://[::1", creds, adplatform.Options{}, "base URL: not a valid URL"},
 		{"ftp base", "ftp://example.com", creds, adplatform.Options{}, "base URL: scheme"},
@@ -72,6 +67,35 @@ func TestNewValidation(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "pw-in-url") {
 			t.Errorf("%s: the error quotes the URL's password: %v", tc.name, err)
+		}
+	}
+}
+
+// The client's limiter is built from the rate options, the defaults
+// being the reference platform's 10 per minute.
+func TestClientLimiter(t *testing.T) {
+	t.Parallel()
+	creds := adplatform.StaticCredentials(email, password)
+	for _, tc := range []struct {
+		name   string
+		opts   adplatform.Options
+		limit  int
+		window time.Duration
+	}{
+		{"defaults", adplatform.Options{}, 10, time.Minute},
+		{"set", adplatform.Options{RateLimit: 4, RateWindow: 3 * time.Second}, 4, 3 * time.Second},
+		{"limit only", adplatform.Options{RateLimit: 100}, 100, time.Minute},
+	} {
+		c, err := adplatform.New("https://x", creds, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := c.Limiter()
+		if l == nil || l.Limit() != tc.limit || l.Window() != tc.window {
+			t.Errorf("%s: Limiter() = %v; want %d per %s", tc.name, l, tc.limit, tc.window)
+		}
+		if c.Limiter() != l {
+			t.Errorf("%s: Limiter() returns a new limiter each time; want the client's own", tc.name)
 		}
 	}
 }
@@ -506,6 +530,10 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 		}
 	}
 	_ = c.String() + c.ClientID() + fmt.Sprint(c.Stats())
+	c.CloseIdleConnections()
+	if c.Limiter() != nil {
+		t.Error("a zero Client has a limiter")
+	}
 	var l adplatform.Limiter
 	if _, err := l.Wait(context.Background()); err == nil {
 		t.Error("Wait on a zero Limiter succeeded")

@@ -6,7 +6,26 @@ import (
 	"log/slog"
 )
 
-const redacted = "[REDACTED]"
+// Credentials are the account's email and password, exchanged for a bearer
+// token. Their String, GoString and LogValue methods redact the password,
+// so printing or logging a Credentials value does not leak it.
+type Credentials struct {
+	Email    string
+	Password string
+}
+
+// CredentialsProvider supplies the account's credentials when a token is
+// needed, so that a service can plug in a secrets manager and rotate them.
+// adsync never reads credentials from the environment itself.
+type CredentialsProvider interface {
+	Credentials(ctx context.Context) (Credentials, error)
+}
+
+// CredentialsFunc adapts a function to [CredentialsProvider].
+type CredentialsFunc func(ctx context.Context) (Credentials, error)
+
+// Credentials calls f.
+func (f CredentialsFunc) Credentials(ctx context.Context) (Credentials, error) { return f(ctx) }
 
 // String returns the email with the password redacted.
 func (c Credentials) String() string {

@@ -12,6 +12,7 @@
 //		adplatform.StaticCredentials(email, password), // or your secrets manager, as a CredentialsProvider
 //		adplatform.Options{Logger: slog.Default()})
 //	...
+//	defer client.CloseIdleConnections()
 //	for c, err := range client.Campaigns(ctx) { ... }
 //	res, err := client.SyncCampaign(ctx, c.ID)
 //
@@ -71,8 +72,9 @@
 // rate-limited). When the platform says the window is full (a 429, or
 // Remaining: 0 in X-RateLimit-*, RateLimit-* or structured RateLimit
 // headers), the limiter holds every call until then, so that concurrent
-// workers do not all walk into the same wall. Clients sharing a client id
-// must share a Limiter (Options.Limiter).
+// workers do not all walk into the same wall. Callers sharing a client id
+// must share one [Client], which is safe for concurrent use;
+// [Client.Limiter] shows its limiter.
 //
 // On the reference numbers, listing and syncing 100 campaigns takes 101
 // requests: the floor is 10 windows plus one sync, 602 s, and the client

@@ -8,17 +8,6 @@ import (
 	"time"
 )
 
-// Endpoint names one of the platform's endpoints in errors, logs and
-// observer events.
-type Endpoint string
-
-// The platform's endpoints.
-const (
-	EndpointAuth Endpoint = "auth" // POST /auth/token
-	EndpointList Endpoint = "list" // GET /api/campaigns
-	EndpointSync Endpoint = "sync" // POST /api/campaigns/{id}/sync
-)
-
 // APIError is a response the platform answered with a status adsync does
 // not treat more specifically: a 4xx, or a 5xx that was still failing after
 // the retries. Message is a short, sanitized excerpt of the body, never the

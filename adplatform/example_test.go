@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"sync"
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
@@ -84,34 +85,38 @@ func ExampleClient_Campaigns() {
 	// retries: 2 429s: 0
 }
 
-// Clients of one account share one X-Client-ID, so they must share one
-// limiter: together they stay within the platform's limit.
-func ExampleNewLimiter() {
+// One account, one X-Client-ID, one Client: goroutines share it, and its
+// limiter keeps all of them together within the platform's limit.
+func ExampleClient_Limiter() {
 	platform := adplatformtest.NewServer(
 		adplatformtest.WithRateLimit(4, 200*time.Millisecond),
 		adplatformtest.WithSyncLatency(0),
 	)
 	defer platform.Close()
 
-	limiter, err := adplatform.NewLimiter(4, 200*time.Millisecond, 10*time.Millisecond)
+	client, err := adplatform.New(platform.URL,
+		adplatform.StaticCredentials(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword),
+		// A wide margin: a busy test machine delays requests more than a
+		// real network would.
+		adplatform.Options{RateLimit: 4, RateWindow: 200 * time.Millisecond, RateMargin: 50 * time.Millisecond})
 	if err != nil {
 		log.Fatal(err)
 	}
-	creds := adplatform.StaticCredentials(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword)
-	var clients []*adplatform.Client
-	for range 2 {
-		c, err := adplatform.New(platform.URL, creds, adplatform.Options{Limiter: limiter})
-		if err != nil {
-			log.Fatal(err)
-		}
-		clients = append(clients, c)
+	defer client.CloseIdleConnections()
+
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := range 5 {
+				if _, err := client.SyncCampaign(context.Background(), fmt.Sprintf("campaign_%d", 2*i+w+1)); err != nil {
+					log.Fatal(err)
+				}
+			}
+		})
 	}
-	for i := range 10 {
-		if _, err := clients[i%2].SyncCampaign(context.Background(), fmt.Sprintf("campaign_%d", i+1)); err != nil {
-			log.Fatal(err)
-		}
-	}
-	fmt.Println("429s:", platform.Stats().RateLimited)
+	wg.Wait()
+	l := client.Limiter()
+	fmt.Printf("limit %d per %s; 429s: %d\n", l.Limit(), l.Window(), platform.Stats().RateLimited)
 	// Output:
-	// 429s: 0
+	// limit 4 per 200ms; 429s: 0
 }

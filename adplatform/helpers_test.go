@@ -231,8 +231,6 @@ func (b *bodyCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-func (b *bodyCounter) client() *http.Client { return &http.Client{Transport: b} }
-
 type countedBody struct {
 	io.ReadCloser
 	once   sync.Once

@@ -37,9 +37,10 @@ import (
 // context ended) gives its turn to the next at once. There is no polling:
 // only the first waiter sleeps, exactly until its slot frees.
 //
-// A Limiter is safe for concurrent use. A [Client] has one (see
-// [Client.Limiter]); used alone, [Limiter.Wait] counts a request as sent
-// when it returns.
+// Calls sharing one X-Client-ID must share one Limiter (they do by
+// sharing one Client). A Limiter is safe for concurrent use. A [Client]
+// has one (see [Client.Limiter]); used alone, [Limiter.Wait] counts a
+// request as sent when it returns.
 type Limiter struct {
 	limit     int
 	window    time.Duration
@@ -477,7 +478,3 @@ func maxTime(a, b time.Time) time.Time {
 
 // isLimiterDeadline reports whether err is the limiter's fail-fast error.
 func isLimiterDeadline(err error) bool { return errors.Is(err, ErrLimiterDeadline) }
-
-// Limiter returns the client's limiter: to observe it, or to hand its
-// state to another process (see [Limiter.State]).
-func (c *Client) Limiter() *Limiter { return c.cfg.limiter }

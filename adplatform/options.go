@@ -1,6 +1,7 @@
 package adplatform
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
 )
 
@@ -20,16 +22,19 @@ type Options struct {
 	// limit. Default: derived once from the account's email at the first
 	// authentication, "adsync-" + the first 16 hex digits of the SHA-256
 	// of the lower-cased email: stable per account, and it reveals nothing.
-	// Clients of one account must use one id (and should share one
-	// [Limiter]): a different id per client would dodge the platform's
-	// limit, which is abuse.
+	// Callers of one account must use one id, and so one [Client]: a
+	// different id per client would dodge the platform's limit, which is
+	// abuse, and two clients of one id would each fill the window.
 	ClientID string
 
-	// HTTPClient's Transport carries the requests (its Timeout, Jar and
-	// CheckRedirect are not used: timeouts are per attempt, see below, and
+	// Transport carries the requests: a proxy, custom TLS, an
+	// instrumented transport (otelhttp) or a test's in-process one.
+	// Timeouts are the client's own, per attempt (see below), and
 	// redirects are never followed, so the bearer token cannot be sent
-	// elsewhere). Default: a pooled transport sized for concurrent calls.
-	HTTPClient *http.Client
+	// elsewhere. Default: cleanhttp.DefaultPooledTransport with enough idle
+	// connections per host for concurrent sync calls, owned by the client
+	// (see [Client.CloseIdleConnections]).
+	Transport http.RoundTripper
 
 	// PageSize is the limit asked for when listing (default 100, at most
 	// 10000). Large pages save rate-limited requests.
@@ -38,14 +43,13 @@ type Options struct {
 	// RateLimit requests per rolling RateWindow is the platform's limit
 	// (default 10 per minute). RateMargin is added to every wait for a
 	// slot, to cover the jitter between our send and the platform's
-	// arrival (default RateWindow/100, clamped to [10ms, 1s]).
+	// arrival (default RateWindow/100, clamped to [10ms, 1s]). The
+	// client's [Limiter] is built from these three; every goroutine
+	// calling the platform with this client id shares it by sharing the
+	// Client.
 	RateLimit  int
 	RateWindow time.Duration
 	RateMargin time.Duration
-	// Limiter, when set, is used instead of a limiter built from the
-	// three fields above: clients sharing one X-Client-ID must share one
-	// Limiter.
-	Limiter *Limiter
 	// IgnoreRateLimitHeaders makes the client ignore the platform's
 	// X-RateLimit-* and RateLimit-* headers (Retry-After on a 429 is still
 	// honoured).
@@ -177,14 +181,11 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	if strings.ContainsFunc(opts.UserAgent, isHeaderUnsafe) {
 		return cfg, fieldError("UserAgent", "holds control characters")
 	}
-	cfg.userAgent = orDefault(opts.UserAgent, defaultUserAgent)
+	cfg.userAgent = cmp.Or(opts.UserAgent, defaultUserAgent)
 
-	cfg.transport = newPooledTransport()
-	if opts.HTTPClient != nil {
-		cfg.transport = opts.HTTPClient.Transport
-		if cfg.transport == nil {
-			cfg.transport = http.DefaultTransport
-		}
+	cfg.transport = opts.Transport
+	if cfg.transport == nil {
+		cfg.transport = newPooledTransport()
 	}
 
 	switch {
@@ -193,32 +194,28 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	case opts.PageSize > maxPageSize:
 		return cfg, fieldError("PageSize", "must be at most %d, got %d", maxPageSize, opts.PageSize)
 	}
-	cfg.pageSize = orDefault(opts.PageSize, defaultPageSize)
+	cfg.pageSize = cmp.Or(opts.PageSize, defaultPageSize)
 
-	if opts.Limiter != nil {
-		cfg.limiter = opts.Limiter
-	} else {
-		if opts.RateLimit < 0 {
-			return cfg, fieldError("RateLimit", "must be positive, got %d", opts.RateLimit)
-		}
-		if opts.RateWindow < 0 {
-			return cfg, fieldError("RateWindow", "must be positive, got %s", opts.RateWindow)
-		}
-		if opts.RateMargin < 0 {
-			return cfg, fieldError("RateMargin", "must not be negative, got %s", opts.RateMargin)
-		}
-		window := orDefault(opts.RateWindow, defaultRateWindow)
-		margin := opts.RateMargin
-		if margin == 0 {
-			margin = min(max(window/100, 10*time.Millisecond), time.Second)
-		}
-		if margin >= window {
-			return cfg, fieldError("RateMargin", "must be shorter than the rate window %s, got %s", window, margin)
-		}
-		cfg.limiter, err = NewLimiter(orDefault(opts.RateLimit, defaultRateLimit), window, margin)
-		if err != nil { // unreachable after the checks above
-			return cfg, err
-		}
+	if opts.RateLimit < 0 {
+		return cfg, fieldError("RateLimit", "must be positive, got %d", opts.RateLimit)
+	}
+	if opts.RateWindow < 0 {
+		return cfg, fieldError("RateWindow", "must be positive, got %s", opts.RateWindow)
+	}
+	if opts.RateMargin < 0 {
+		return cfg, fieldError("RateMargin", "must not be negative, got %s", opts.RateMargin)
+	}
+	window := cmp.Or(opts.RateWindow, defaultRateWindow)
+	margin := opts.RateMargin
+	if margin == 0 {
+		margin = min(max(window/100, 10*time.Millisecond), time.Second)
+	}
+	if margin >= window {
+		return cfg, fieldError("RateMargin", "must be shorter than the rate window %s, got %s", window, margin)
+	}
+	cfg.limiter, err = NewLimiter(cmp.Or(opts.RateLimit, defaultRateLimit), window, margin)
+	if err != nil { // unreachable after the checks above
+		return cfg, err
 	}
 	cfg.ignoreRateHeaders = opts.IgnoreRateLimitHeaders
 
@@ -239,22 +236,22 @@ func newConfig(baseURL string, opts Options) (config, error) {
 			return cfg, fieldError(d.name, "must not be negative, got %s", d.v)
 		}
 	}
-	cfg.maxRateLimitWait = orDefault(opts.MaxRateLimitWait, defaultMaxRateLimitWait)
-	cfg.maxOutage = orDefault(opts.MaxOutage, defaultMaxOutage)
-	cfg.backoffMin = orDefault(opts.BackoffMin, defaultBackoffMin)
-	cfg.backoffMax = orDefault(opts.BackoffMax, defaultBackoffMax)
+	cfg.maxRateLimitWait = cmp.Or(opts.MaxRateLimitWait, defaultMaxRateLimitWait)
+	cfg.maxOutage = cmp.Or(opts.MaxOutage, defaultMaxOutage)
+	cfg.backoffMin = cmp.Or(opts.BackoffMin, defaultBackoffMin)
+	cfg.backoffMax = cmp.Or(opts.BackoffMax, defaultBackoffMax)
 	if cfg.backoffMin > cfg.backoffMax {
 		return cfg, fieldError("BackoffMin", "%s is more than BackoffMax %s", cfg.backoffMin, cfg.backoffMax)
 	}
-	cfg.listTimeout = orDefault(opts.ListTimeout, defaultListTimeout)
-	cfg.syncTimeout = orDefault(opts.SyncTimeout, defaultSyncTimeout)
-	cfg.authTimeout = orDefault(opts.AuthTimeout, defaultAuthTimeout)
+	cfg.listTimeout = cmp.Or(opts.ListTimeout, defaultListTimeout)
+	cfg.syncTimeout = cmp.Or(opts.SyncTimeout, defaultSyncTimeout)
+	cfg.authTimeout = cmp.Or(opts.AuthTimeout, defaultAuthTimeout)
 	cfg.refreshMargin = opts.TokenRefreshMargin
 
 	if opts.MaxRetries < 0 {
 		return cfg, fieldError("MaxRetries", "must not be negative, got %d (use DisableRetries to turn retries off)", opts.MaxRetries)
 	}
-	cfg.maxRetries = orDefault(opts.MaxRetries, defaultMaxRetries)
+	cfg.maxRetries = cmp.Or(opts.MaxRetries, defaultMaxRetries)
 	if opts.DisableRetries {
 		cfg.maxRetries = 0
 	}
@@ -272,7 +269,7 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	case opts.MaxResponseBytes > 0 && opts.MaxResponseBytes < 1024:
 		return cfg, fieldError("MaxResponseBytes", "must be at least 1024, got %d", opts.MaxResponseBytes)
 	}
-	cfg.maxResponseBytes = orDefault(opts.MaxResponseBytes, defaultMaxResponseBytes)
+	cfg.maxResponseBytes = cmp.Or(opts.MaxResponseBytes, defaultMaxResponseBytes)
 
 	cfg.logger = opts.Logger
 	if cfg.logger == nil {
@@ -310,26 +307,18 @@ func parseBaseURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// newPooledTransport is the default transport: http.DefaultTransport's
-// settings with enough idle connections per host for concurrent sync
-// calls, so that they do not dial anew every time.
-func newPooledTransport() http.RoundTripper {
-	t, ok := http.DefaultTransport.(*http.Transport)
-	if !ok { // a program replaced it: start from Go's own settings
-		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}
-	}
-	t = t.Clone()
-	t.MaxIdleConns = 100
-	t.MaxIdleConnsPerHost = 64
+// maxIdleConnsPerHost keeps a connection per concurrent call: the
+// syncer's default concurrency is 10, and cleanhttp sizes its pool by
+// GOMAXPROCS, which on a small machine would make sync calls dial anew.
+const maxIdleConnsPerHost = 64
+
+// newPooledTransport is the default transport: cleanhttp's pooled
+// transport (http.DefaultTransport's settings, not shared with the rest of
+// the program) with enough idle connections per host for concurrent calls.
+func newPooledTransport() *http.Transport {
+	t := cleanhttp.DefaultPooledTransport()
+	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	return t
 }
 
 func isHeaderUnsafe(r rune) bool { return r < 0x20 || r == 0x7f }
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}

@@ -135,7 +135,7 @@ func TestReferencePlatformVirtualTime(t *testing.T) {
 		}
 		defer platform.Close()
 		c, err := adplatform.New("http://platform.invalid", adplatform.StaticCredentials(email, password),
-			adplatform.Options{HTTPClient: &http.Client{Transport: inProcess{platform}}}) // every other option: the defaults
+			adplatform.Options{Transport: inProcess{platform}}) // every other option: the defaults
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +177,7 @@ func TestReference429VirtualTime(t *testing.T) {
 		}
 		defer platform.Close()
 		c, err := adplatform.New("http://platform.invalid", adplatform.StaticCredentials(email, password),
-			adplatform.Options{HTTPClient: &http.Client{Transport: inProcess{platform}}, RateLimit: 11})
+			adplatform.Options{Transport: inProcess{platform}, RateLimit: 11})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +207,7 @@ func TestReference429VirtualTime(t *testing.T) {
 		// A context ending during a limiter wait of a minute ends the
 		// call at once, in virtual time too.
 		one, err := adplatform.New("http://platform.invalid", adplatform.StaticCredentials(email, password),
-			adplatform.Options{HTTPClient: &http.Client{Transport: inProcess{platform}}, RateLimit: 1, ClientID: "another"})
+			adplatform.Options{Transport: inProcess{platform}, RateLimit: 1, ClientID: "another"})
 		if err != nil {
 			t.Fatal(err)
 		}

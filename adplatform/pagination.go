@@ -10,6 +10,20 @@ import (
 	"strconv"
 )
 
+// Page is one page of a campaign listing.
+type Page struct {
+	Campaigns []Campaign
+	// Invalid holds the records of this page that could not be decoded.
+	Invalid []*RecordError
+	// Page, Limit, Total and HasMore are the platform's pagination fields,
+	// as sent. Platforms get them wrong: see [Client.Campaigns] for how
+	// iteration decides where the listing ends.
+	Page    int
+	Limit   int
+	Total   int
+	HasMore bool
+}
+
 // decodePage decodes a listing: {"data": [...], "pagination": {page,
 // limit, total, has_more}}. Each record is decoded on its own: a bad one
 // becomes a *RecordError holding its raw JSON, in place, and the rest of

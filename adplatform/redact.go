@@ -13,6 +13,9 @@ import (
 // platform may echo the Authorization header, and a stack trace may carry
 // anything.
 
+// redacted stands in for a secret wherever one would be shown.
+const redacted = "[REDACTED]"
+
 const (
 	// maxSanitizeInput bounds the work on one text: far more than is
 	// kept, so that no secret can straddle the cut and the kept part.

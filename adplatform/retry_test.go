@@ -466,7 +466,7 @@ func TestEveryBodyClosed(t *testing.T) {
 	})
 	bodies := newBodyCounter()
 	c := client(t, p.URL, func(o *adplatform.Options) {
-		o.HTTPClient = bodies.client()
+		o.Transport = bodies
 		o.MaxRetries = 2
 		o.MaxResponseBytes = 4096
 	})
@@ -482,7 +482,7 @@ func TestEveryBodyClosed(t *testing.T) {
 		check(id)
 	}
 	slow := client(t, p.URL, func(o *adplatform.Options) {
-		o.HTTPClient = bodies.client()
+		o.Transport = bodies
 		o.BackoffMin, o.BackoffMax = 5*time.Second, 5*time.Second
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
