@@ -38,7 +38,10 @@ type call struct {
 	history    []string // the failed attempts' reasons, in order
 	lastStatus int      // the last attempt's status; 0 when none came
 	retryWhy   string   // why the policy chose to retry the last attempt
-	lastEnd    time.Time
+	// stoppedRetry is set when the policy would have retried but
+	// admission had ended: the call did not get its answer.
+	stoppedRetry bool
+	lastEnd      time.Time
 
 	// stop ends the call's context when its admission context is done and
 	// no attempt is on the wire.
@@ -64,6 +67,22 @@ func (cl *call) failed(reason string) {
 	cl.history = append(cl.history, reason)
 	cl.lastEnd = time.Now()
 }
+
+// stoppedError is the error of a call stopped by its admission context.
+type stoppedError struct {
+	endpoint Endpoint
+	last     string // how the last attempt failed, if one was sent
+}
+
+func (e *stoppedError) Error() string {
+	msg := "adplatform: " + string(e.endpoint) + ": stopped before the call could complete: no new request may be sent"
+	if e.last != "" {
+		msg += " (the last attempt: " + e.last + ")"
+	}
+	return msg
+}
+
+func (e *stoppedError) Is(target error) bool { return target == ErrStopped }
 
 // ErrStopped is matched (errors.Is) by the error of a call that stopped
 // because its admission context (see [WithAdmission]) was done before the
@@ -91,19 +110,17 @@ func admissionFrom(ctx context.Context) context.Context {
 	return a
 }
 
-// setOnWire marks an attempt on the wire, or done; a call asked to stop
-// meanwhile stops when its attempt is done.
+// setOnWire marks an attempt on the wire, or done.
 func (cl *call) setOnWire(on bool) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	cl.onWire = on
-	if !on && cl.stopping && cl.stop != nil {
-		cl.stop(ErrStopped)
-	}
 }
 
-// admissionDone stops the call now, or when its attempt on the wire is
-// done.
+// admissionDone stops the call now if it is waiting (for a token, the
+// platform, a slot, or in a backoff). A call with an attempt on the wire
+// lets it finish: the retry policy then sends no retry, and the transport
+// does not wait again.
 func (cl *call) admissionDone() {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
@@ -204,11 +221,15 @@ func (c *Client) callError(ctx, callCtx context.Context, cl *call, resp *http.Re
 		}
 		return fmt.Errorf("adplatform: %s: %w", ep, ctxErr)
 	}
-	if errors.Is(context.Cause(callCtx), ErrStopped) && (err == nil || callCtx.Err() != nil || cl.isStopping()) {
-		if last := lastFailure(resp, err); last != "" {
-			return fmt.Errorf("adplatform: %s: %w (the last attempt: %s)", ep, ErrStopped, last)
+	if cl.stoppedRetry || errors.Is(context.Cause(callCtx), ErrStopped) {
+		last := lastFailure(resp, err)
+		if errors.Is(err, context.Canceled) || errors.Is(err, ErrStopped) {
+			last = ""
 		}
-		return fmt.Errorf("adplatform: %s: %w", ep, ErrStopped)
+		if last == "" && len(cl.history) > 0 {
+			last = cl.history[len(cl.history)-1]
+		}
+		return &stoppedError{endpoint: ep, last: last}
 	}
 	var final error
 	if err != nil {
@@ -235,7 +256,10 @@ func typedError(cl *call, err error) error {
 		limDl = isLimiterDeadline(err)
 	)
 	if errors.As(err, &perm) {
-		err = perm.err
+		// Formed already (a failed token request, the platform's standing
+		// wait, a response that breaks the contract): it says what and
+		// where.
+		return unwrapURLError(perm.err)
 	}
 	switch {
 	case limDl, errors.Is(err, ErrPlatformUnavailable):

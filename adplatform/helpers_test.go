@@ -291,3 +291,56 @@ func (e *events) PageListed(adplatform.PageInfo) {
 	defer e.mu.Unlock()
 	e.pages++
 }
+
+// virtualAPI is scripted's in-process twin, for tests inside a
+// testing/synctest bubble: a handler serving api for /api/ paths and a
+// valid token for /auth/token, counting requests, reached through the
+// inProcess transport.
+type virtualAPI struct {
+	mu       sync.Mutex
+	requests map[string]int
+	tokens   atomic.Int64
+	api      http.HandlerFunc
+}
+
+func virtual(api http.HandlerFunc) *virtualAPI {
+	return &virtualAPI{requests: map[string]int{}, api: api}
+}
+
+func (v *virtualAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	v.mu.Lock()
+	v.requests[r.URL.Path]++
+	v.mu.Unlock()
+	if r.URL.Path == "/auth/token" {
+		n := v.tokens.Add(1)
+		writeJSON(w, 200, map[string]any{"access_token": "tok_" + strings.Repeat("x", int(n)), "token_type": "Bearer", "expires_in": 3600})
+		return
+	}
+	v.api(w, r)
+}
+
+func (v *virtualAPI) count(path string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.requests[path]
+}
+
+// total counts the requests to /api/ paths.
+func (v *virtualAPI) total() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := 0
+	for p, c := range v.requests {
+		if strings.HasPrefix(p, "/api/") {
+			n += c
+		}
+	}
+	return n
+}
+
+// virtualClient is a client of h through the inProcess transport, with
+// testOptions changed by tweaks: inside a synctest bubble, on fake time.
+func virtualClient(t testing.TB, h http.Handler, tweaks ...func(*adplatform.Options)) *adplatform.Client {
+	t.Helper()
+	return client(t, "http://platform.invalid", append([]func(*adplatform.Options){func(o *adplatform.Options) { o.Transport = inProcess{h} }}, tweaks...)...)
+}

@@ -22,7 +22,7 @@ var ErrPlatformUnavailable = errors.New("adplatform: platform unavailable")
 const (
 	outageThreshold = 5
 	outageProbeMin  = time.Second
-	outageProbeMax  = 30 * time.Second
+	outageProbeMax  = 15 * time.Second
 )
 
 // outage knows whether the platform is down, across every call of a

@@ -38,17 +38,15 @@ var retryableStatuses = []int{
 //     limiter);
 //   - a 401 on an API endpoint once per call, with a new token.
 //
-// It never retries once ctx is done, or once the call's admission context
-// (see [WithAdmission]) is. It makes no decision of its own about how
-// often: go-retryablehttp bounds the attempts by Options.MaxRetries.
+// It never retries once ctx is done. It makes no decision of its own
+// about how often: go-retryablehttp bounds the attempts by
+// Options.MaxRetries. Whatever the policy, the client sends no retry once
+// the call's admission context (see [WithAdmission]) is done.
 func DefaultRetryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
 	cl := callFrom(ctx)
-	if cl != nil && cl.isStopping() {
-		return false, nil
-	}
 	if err != nil {
 		var perm *permanentError
 		if errors.As(err, &perm) || isLimiterDeadline(err) || errors.Is(err, ErrPlatformUnavailable) {
@@ -143,11 +141,16 @@ func minDuration(a, b time.Duration) time.Duration {
 	return b
 }
 
-// checkRetry wraps the configured policy: a retry decision is remembered,
-// for the Retrying event the next attempt reports.
+// checkRetry wraps the configured policy: no retry once admission ended,
+// and a retry decision is remembered, for the Retrying event the next
+// attempt reports.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	retry, perr := c.cfg.checkRetry(ctx, resp, err)
 	if cl := callFrom(ctx); cl != nil && retry {
+		if cl.isStopping() {
+			cl.stoppedRetry = true
+			return false, nil
+		}
 		cl.retryWhy = lastFailure(resp, err)
 	}
 	return retry, perr

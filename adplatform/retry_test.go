@@ -521,3 +521,88 @@ func TestRateLimitHeadersLearned(t *testing.T) {
 		}
 	}
 }
+
+// A 2xx body that is well-formed but breaks the contract will not change
+// if asked again: one request, and an error naming the field. A body cut
+// short may be a transfer that failed: it is retried.
+func TestContractErrorsAreFinal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, path string
+		body       string
+		call       func(*adplatform.Client) error
+		field      string
+		requests   int
+	}{
+		{"sync without success", "/api/campaigns/x/sync", `{"campaign_id":"x"}`, syncX, "success", 1},
+		{"listing without data", "/api/campaigns", `{"pagination":{"page":1}}`, listOne, "data", 1},
+		{"sync cut short", "/api/campaigns/x/sync", `{"success":tr`, syncX, "", 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(200)
+				_, _ = w.Write([]byte(tc.body))
+			})
+			err := tc.call(client(t, p.URL))
+			var de *adplatform.DecodeError
+			if !errors.As(err, &de) || de.Field != tc.field {
+				t.Fatalf("err = %v; want a *DecodeError naming %q", err, tc.field)
+			}
+			if malformed := errors.Is(err, adplatform.ErrMalformedResponse); malformed != (tc.field == "") {
+				t.Fatalf("errors.Is(err, ErrMalformedResponse) = %v for %v", malformed, err)
+			}
+			if n := p.count(tc.path); n != tc.requests {
+				t.Fatalf("%d requests; want %d", n, tc.requests)
+			}
+		})
+	}
+	// A token of another type than Bearer: one token request.
+	p := serveAll(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"access_token": "abcdefgh", "token_type": "mac", "expires_in": 3600})
+	})
+	_, err := client(t, p.URL).SyncCampaign(ctxT(t), "x")
+	var de *adplatform.DecodeError
+	if !errors.As(err, &de) || de.Field != "token_type" {
+		t.Fatalf("err = %v; want a *DecodeError naming token_type", err)
+	}
+	if n := p.count("/auth/token"); n != 1 {
+		t.Fatalf("%d token requests; want 1", n)
+	}
+}
+
+func syncX(c *adplatform.Client) error {
+	_, err := c.SyncCampaign(context.Background(), "x")
+	return err
+}
+
+func listOne(c *adplatform.Client) error {
+	_, err := c.ListCampaigns(context.Background(), 1, 10)
+	return err
+}
+
+// Exactly the documented statuses are retried: a 501 is sent once, a 408,
+// 500, 502, 503 and 504 up to 1 + MaxRetries times.
+func TestRetriedStatusesAreTheDocumentedOnes(t *testing.T) {
+	t.Parallel()
+	for status := 400; status < 600; status++ {
+		if status == 401 || status == 429 {
+			continue // re-authentication and rate limits: tested on their own
+		}
+		want := 1
+		switch status {
+		case 408, 500, 502, 503, 504:
+			want = 3
+		}
+		p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, status, map[string]any{"error": "x"})
+		})
+		_, err := client(t, p.URL, func(o *adplatform.Options) { o.MaxRetries = 2 }).SyncCampaign(ctxT(t), "x")
+		if err == nil {
+			t.Fatalf("HTTP %d: no error", status)
+		}
+		if n := p.count("/api/campaigns/x/sync"); n != want {
+			t.Errorf("HTTP %d sent %d times; want %d", status, n, want)
+		}
+	}
+}

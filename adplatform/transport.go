@@ -49,6 +49,9 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	api := cl.endpoint != EndpointAuth
 	cl.attempts++
 	for tries := 0; ; tries++ {
+		if tries > 0 && cl.isStopping() {
+			return nil, &stoppedError{endpoint: cl.endpoint}
+		}
 		var (
 			tok string
 			err error
