@@ -29,7 +29,6 @@ type tokens struct {
 	token     string
 	refreshAt time.Time // zero: refresh only when the platform says 401
 	expiresAt time.Time // zero: unknown
-	lifetime  time.Duration
 	flight    *refresh
 	// known are the secrets to redact from platform text: the password,
 	// the Basic credential, the current and the previous token. Replaced,
@@ -51,20 +50,14 @@ type refresh struct {
 	abandoned bool
 }
 
-// get returns a token usable until at least until (the predicted
-// admission of the request that will carry it), requesting one if needed:
-// the token is obtained before the request is admitted, not between
-// admission and sending. A wait longer than half a token's lifetime does
-// not make it refresh early: that would refresh on every call.
-func (a *tokens) get(ctx context.Context, obs Observer, until time.Time) (string, error) {
+// get returns a usable token, requesting one if needed. The transport
+// calls it before a request is admitted, never between admission and
+// sending.
+func (a *tokens) get(ctx context.Context, obs Observer) (string, error) {
 	for {
 		a.mu.Lock()
 		now := time.Now()
-		need := now
-		if !until.IsZero() && !a.expiresAt.IsZero() {
-			need = maxTime(now, minTime(until, now.Add(a.lifetime/2)))
-		}
-		if a.token != "" && (a.refreshAt.IsZero() || need.Before(a.refreshAt)) {
+		if a.token != "" && (a.refreshAt.IsZero() || now.Before(a.refreshAt)) {
 			t := a.token
 			a.mu.Unlock()
 			return t, nil
@@ -96,7 +89,6 @@ func (a *tokens) get(ctx context.Context, obs Observer, until time.Time) (string
 				a.previous = a.token
 			}
 			a.token, a.refreshAt, a.expiresAt = tok, refreshAt, expiresAt
-			a.lifetime = expiresAt.Sub(time.Now())
 			a.known = newSecrets(a.password, a.basic, tok, a.previous)
 			f.token = tok
 		case old != "" && !oldExpiry.IsZero() && time.Now().Before(oldExpiry) && !isAuthError(err) && ctx.Err() == nil:

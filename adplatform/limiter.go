@@ -367,14 +367,6 @@ func (l *Limiter) pruneLocked(now time.Time) {
 	l.sent = l.sent[i:]
 }
 
-// predict is the earliest a request asking now could be admitted, a
-// lower bound.
-func (l *Limiter) predict() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.predictLocked(time.Now(), len(l.queue))
-}
-
 // predictLocked is the earliest the waiter behind ahead others could be
 // admitted if nothing changed: the log extended with their admissions,
 // requests not yet written counted as written now. It is a lower bound:

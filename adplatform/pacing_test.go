@@ -42,9 +42,14 @@ func syncAll(ctx context.Context, c *adplatform.Client, ids []string, workers in
 }
 
 // N requests at L per W with more workers than L (10 per second, 35
-// requests: a floor of 3.02 s): the run takes the
-// rolling-window floor, (ceil(N/L)-1)·W + latency, and at most 5 % more,
-// with no 429 and never more than L requests inside one window.
+// requests: a floor of 3.02 s), on loopback, in real time, with the
+// platform's own limit on and off (off: the fake only measures): no 429,
+// never more than L requests accepted inside one window, and never under
+// the floor. How close to the floor it gets depends on how busy the
+// machine is (the margin widens with scheduling delay); it is measured by
+// BenchmarkListAndSync100 and the syncer's benchmarks, and checked exactly
+// on fake time by TestPacingVirtualTime. Here only a bound any machine
+// meets: under twice the floor.
 //
 // Not parallel: it measures wall time, and runs alone.
 func TestPacingRollingWindow(t *testing.T) {
@@ -55,25 +60,22 @@ func TestPacingRollingWindow(t *testing.T) {
 		latency = 20 * time.Millisecond
 	)
 	floor := time.Duration((n+limit-1)/limit-1)*window + latency
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = "campaign_" + strconv.Itoa(i+1)
-	}
 	for _, platformLimit := range []int{0, limit} { // 0: the fake only measures, the client alone keeps the pace
 		srv := fake(t, adplatformtest.WithRateLimit(platformLimit, window), adplatformtest.WithSyncLatency(latency), adplatformtest.WithCampaigns(n))
 		c := client(t, srv.URL, func(o *adplatform.Options) { o.RateLimit, o.RateWindow = limit, window })
 		start := time.Now()
-		if err := syncAll(ctxT(t), c, ids, limit+2); err != nil {
+		if err := syncAll(ctxT(t), c, ids(n), limit+2); err != nil {
 			t.Fatal(err)
 		}
 		elapsed := time.Since(start)
 		st := srv.Stats()
-		t.Logf("platform limit %d: %d requests in %s, floor %s (%.3f)", platformLimit, n, elapsed, floor, float64(elapsed)/float64(floor))
+		t.Logf("platform limit %d: %d requests in %s, floor %s (%.3f), margin now %s", platformLimit, n, elapsed, floor,
+			float64(elapsed)/float64(floor), c.Limiter().Margin())
 		if elapsed < floor {
 			t.Errorf("finished in %s, under the floor %s: the limit was not respected", elapsed, floor)
 		}
-		if elapsed > floor*105/100 {
-			t.Errorf("finished in %s, more than 5%% over the floor %s: slots were wasted", elapsed, floor)
+		if elapsed > 2*floor {
+			t.Errorf("finished in %s, more than twice the floor %s: slots were wasted", elapsed, floor)
 		}
 		if st.RateLimited != 0 || c.Stats().RateLimited != 0 {
 			t.Errorf("%d 429s; want 0", st.RateLimited)
@@ -82,6 +84,69 @@ func TestPacingRollingWindow(t *testing.T) {
 			t.Errorf("%d requests accepted inside one window; want at most %d", m, limit)
 		}
 	}
+}
+
+// The same pacing on fake time, where it is exact: three full windows of
+// 10 and 5 more, each window one margin (10ms) after the last, and the
+// last sync's latency: 3.05s.
+func TestPacingVirtualTime(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			limit   = 10
+			window  = time.Second
+			n       = 35
+			latency = 20 * time.Millisecond
+		)
+		platform, err := adplatformtest.New(adplatformtest.WithRateLimit(limit, window), adplatformtest.WithSyncLatency(latency), adplatformtest.WithCampaigns(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer platform.Close()
+		c := virtualClient(t, platform, func(o *adplatform.Options) { o.RateLimit, o.RateWindow = limit, window })
+		start := time.Now()
+		if err := syncAll(context.Background(), c, ids(n), limit+2); err != nil {
+			t.Fatal(err)
+		}
+		if d, want := time.Since(start), 3*(window+10*time.Millisecond)+latency; d != want {
+			t.Fatalf("took %s; want %s", d, want)
+		}
+		if st := platform.Stats(); st.RateLimited != 0 || st.MaxAcceptedInWindow[c.ClientID()] != limit {
+			t.Fatalf("%d 429s, at most %d in a window; want 0 and %d", st.RateLimited, st.MaxAcceptedInWindow[c.ClientID()], limit)
+		}
+	})
+}
+
+// A token refresh never sits between a request's admission and its send:
+// with a slow token endpoint (300ms), tokens that live 2.5s and a limit
+// of 2 per second, no 429, and no token more than the lifetime asks for.
+func TestTokenRefreshEarnsNo429(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		platform, err := adplatformtest.New(adplatformtest.WithRateLimit(2, time.Second), adplatformtest.WithAuthLatency(300*time.Millisecond),
+			adplatformtest.WithTokenTTL(2500*time.Millisecond), adplatformtest.WithSyncLatency(50*time.Millisecond), adplatformtest.WithCampaigns(30))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer platform.Close()
+		c := virtualClient(t, platform, func(o *adplatform.Options) { o.RateLimit, o.RateWindow = 2, time.Second })
+		start := time.Now()
+		if err := syncAll(context.Background(), c, ids(30), 4); err != nil {
+			t.Fatal(err)
+		}
+		elapsed := time.Since(start)
+		st := platform.Stats()
+		// A token is replaced a tenth of its life before it expires: one
+		// per 2.25s at most, plus the first.
+		maxTokens := int(elapsed/(2250*time.Millisecond)) + 2
+		t.Logf("%s, %d tokens, %d 429s", elapsed, c.Stats().TokenRefreshes, st.RateLimited)
+		if st.RateLimited != 0 {
+			t.Errorf("%d 429s; want 0", st.RateLimited)
+		}
+		if n := c.Stats().TokenRefreshes; n > int64(maxTokens) {
+			t.Errorf("%d tokens in %s; want at most %d", n, elapsed, maxTokens)
+		}
+	})
 }
 
 // inProcess carries requests to a handler in the same process: inside a

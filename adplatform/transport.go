@@ -21,7 +21,7 @@ import (
 // included, does in order:
 //
 //  1. the bearer token (API endpoints), obtained before anything is
-//     admitted, good until the predicted admission;
+//     admitted;
 //  2. the platform's standing "wait until" (a long 429): fail at once;
 //  3. the outage gate: wait while the platform is down, unless this
 //     attempt is the probe;
@@ -57,7 +57,7 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			err error
 		)
 		if api {
-			tok, err = c.tokens.get(ctx, cl.obs, c.cfg.limiter.predict())
+			tok, err = c.tokens.get(ctx, cl.obs)
 			if err != nil {
 				return nil, tokenFailure(ctx, err)
 			}
