@@ -19,12 +19,18 @@ import (
 // what it does on every call. It is safe for concurrent use, and meant to
 // be shared: its token cache and its limiter serve every goroutine.
 type Client struct {
-	cfg       config
-	creds     CredentialsProvider
-	tokens    tokens
+	cfg config
+	// creds and tokens hold the secrets. They are pointers so that
+	// printing a Client value, which fmt does field by field without
+	// calling String, shows their addresses and not their contents.
+	creds     *provider
+	tokens    *tokens
 	stats     counters
 	derivedID atomic.Pointer[string]
 }
+
+// provider holds the CredentialsProvider behind a pointer (see Client).
+type provider struct{ CredentialsProvider }
 
 // New returns a client of the platform at baseURL (e.g.
 // "https://api.example.com"; a path prefix is kept), authenticating with
@@ -38,8 +44,8 @@ func New(baseURL string, creds CredentialsProvider, opts Options) (*Client, erro
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, creds: creds}
-	c.tokens.c = c
+	c := &Client{cfg: cfg, creds: &provider{creds}}
+	c.tokens = &tokens{c: c}
 	return c, nil
 }
 

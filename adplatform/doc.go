@@ -133,8 +133,11 @@
 // # Secrets
 //
 // The password, the Basic credential and the token never appear in a log
-// line, an error, an observer event or Stats, and printing a client or a
-// [Credentials] redacts them. Platform text that reaches errors (error
+// line, an error, an observer event or Stats. A [Client], a [Credentials]
+// value and the [StaticCredentials] provider show none of them, however
+// they are shown: fmt with any verb, slog, encoding/json (Credentials
+// marshal their password as "[REDACTED]", and JSON holding that
+// placeholder is refused when read back), encoding/xml or gob. Platform text that reaches errors (error
 // codes and messages, sync messages) is cut short, stripped of control and
 // bidi characters, and has the current secrets, anything following
 // "Bearer " or "Basic ", and URL passwords replaced by [REDACTED]: a
