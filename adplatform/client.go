@@ -21,9 +21,12 @@ import (
 // what it does on every call. It is safe for concurrent use, and meant to
 // be shared: its token cache and its limiter serve every goroutine.
 type Client struct {
-	cfg       config
-	creds     CredentialsProvider
-	tokens    tokens
+	cfg config
+	// creds and tokens hold the secrets. They are pointers so that
+	// printing a Client value, which fmt does field by field without
+	// calling String, shows their addresses and not their contents.
+	creds     *provider
+	tokens    *tokens
 	stats     counters
 	derivedID atomic.Pointer[string]
 	outage    *outage
@@ -32,6 +35,9 @@ type Client struct {
 	// functions are Options.CheckRetry and Options.Backoff.
 	rc *retryablehttp.Client
 }
+
+// provider holds the CredentialsProvider behind a pointer (see Client).
+type provider struct{ CredentialsProvider }
 
 // New returns a client of the platform at baseURL (e.g.
 // "https://api.example.com"; a path prefix is kept), authenticating with
@@ -45,8 +51,8 @@ func New(baseURL string, creds CredentialsProvider, opts Options) (*Client, erro
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, creds: creds, outage: newOutage(cfg.maxOutage, cfg.logger)}
-	c.tokens.c = c
+	c := &Client{cfg: cfg, creds: &provider{creds}, outage: newOutage(cfg.maxOutage, cfg.logger)}
+	c.tokens = &tokens{c: c}
 	c.rc = &retryablehttp.Client{
 		HTTPClient: &http.Client{
 			Transport: transport{c},
@@ -179,46 +185,51 @@ func (c *Client) url(path, rawPath, query string) *url.URL {
 }
 
 // ListCampaigns fetches one page of campaigns: GET
-// /api/campaigns?page=page&limit=limit. Records that cannot be decoded are
-// in Page.Invalid, each with its raw JSON; the call fails only when the
-// page itself cannot be had.
+// /api/campaigns?page=page&limit=limit. Every record is in Page.Records,
+// in the platform's order, with its raw JSON; one that cannot be decoded
+// has its Err set, and the call fails only when the page itself cannot be
+// had. A record repeating an id that came earlier on the page is marked
+// Duplicate. To list every campaign, use [Client.Pages] or
+// [Client.Campaigns], which know where a listing ends.
 func (c *Client) ListCampaigns(ctx context.Context, page, limit int) (Page, error) {
-	p, _, err := c.listPage(ctx, page, limit)
-	return p, err
+	p, err := c.listPage(ctx, page, limit)
+	if err != nil {
+		return Page{}, err
+	}
+	markDuplicates(p.Records, nil)
+	return p, nil
 }
 
-// pageItem is one record of a page, in order: a campaign or the reason it
-// could not be decoded.
-type pageItem struct {
-	campaign Campaign
-	err      *RecordError
-}
-
-func (c *Client) listPage(ctx context.Context, page, limit int) (Page, []pageItem, error) {
+func (c *Client) listPage(ctx context.Context, page, limit int) (Page, error) {
 	switch {
 	case c.cfg.base == nil:
-		return Page{}, nil, errNotNew
+		return Page{}, errNotNew
 	case page < 1:
-		return Page{}, nil, fmt.Errorf("adplatform: list: page must be at least 1, got %d", page)
+		return Page{}, fmt.Errorf("adplatform: list: page must be at least 1, got %d", page)
 	case limit < 1 || limit > maxPageSize:
-		return Page{}, nil, fmt.Errorf("adplatform: list: limit must be in [1, %d], got %d", maxPageSize, limit)
+		return Page{}, fmt.Errorf("adplatform: list: limit must be in [1, %d], got %d", maxPageSize, limit)
 	}
 	obs := c.observer(ctx)
-	var (
-		p     Page
-		items []pageItem
-	)
+	var p Page
 	q := url.Values{"page": {strconv.Itoa(page)}, "limit": {strconv.Itoa(limit)}}
 	err := c.do(ctx, c.newCall(EndpointList, obs), http.MethodGet, c.url("/api/campaigns", "/api/campaigns", q.Encode()), func(b []byte) error {
 		var err error
-		p, items, err = decodePage(b, page, c.tokens.secrets())
+		p, err = decodePage(b, page, c.tokens.secrets())
 		return err
 	})
 	if err != nil {
-		return Page{}, nil, err
+		return Page{}, err
 	}
-	obs.PageListed(PageInfo{Page: page, Limit: limit, Campaigns: len(p.Campaigns), Invalid: len(p.Invalid), Total: p.Total, HasMore: p.HasMore})
-	return p, items, nil
+	info := PageInfo{Page: page, Limit: limit, Total: p.Total, HasMore: p.HasMore}
+	for _, r := range p.Records {
+		if r.Err != nil {
+			info.Invalid++
+		} else {
+			info.Campaigns++
+		}
+	}
+	obs.PageListed(info)
+	return p, nil
 }
 
 // SyncCampaign asks the platform to sync campaign id: POST

@@ -2,6 +2,7 @@ package adplatform_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -189,50 +190,63 @@ func TestCampaignsPaginationBugs(t *testing.T) {
 		pages        map[int][]string // page → ids
 		total        int              // -1: absent
 		hasMore      func(page int) bool
-		want         []string
+		want         []string // what Campaigns yields
+		wantPages    string   // what Pages yields: pages split by "|", duplicates marked "*"
 		wantRequests int
 	}{
 		{
 			name:  "shifted duplicates yielded once",
 			pages: map[int][]string{1: {"a", "b", "c"}, 2: {"c", "d", "e"}, 3: {"e", "f"}},
 			total: 6, hasMore: func(p int) bool { return p < 3 },
-			want: []string{"a", "b", "c", "d", "e", "f"}, wantRequests: 3,
+			want: []string{"a", "b", "c", "d", "e", "f"}, wantPages: "a b c | c* d e | e* f", wantRequests: 3,
 		},
 		{
 			name:  "repeated page stops",
 			pages: map[int][]string{1: {"a", "b"}, 2: {"c", "d"}, 3: {"c", "d"}, 4: {"e"}},
 			total: 10, hasMore: func(int) bool { return true },
-			want: []string{"a", "b", "c", "d"}, wantRequests: 3,
+			want: []string{"a", "b", "c", "d"}, wantPages: "a b | c d", wantRequests: 3,
 		},
 		{
 			name:  "empty page stops",
 			pages: map[int][]string{1: {"a", "b"}, 2: {}},
 			total: -1, hasMore: func(int) bool { return true },
-			want: []string{"a", "b"}, wantRequests: 2,
+			want: []string{"a", "b"}, wantPages: "a b", wantRequests: 2,
 		},
 		{
 			name:  "no total and nothing new stops",
 			pages: map[int][]string{1: {"a", "b"}, 2: {"b", "a"}, 3: {"z"}},
 			total: 0, hasMore: func(int) bool { return true },
-			want: []string{"a", "b"}, wantRequests: 2,
+			want: []string{"a", "b"}, wantPages: "a b | b* a*", wantRequests: 2,
 		},
 		{
 			name:  "total reached mid-page",
 			pages: map[int][]string{1: {"a", "b"}, 2: {"c", "synthetic_1"}, 3: {"synthetic_2"}},
 			total: 3, hasMore: func(int) bool { return true },
-			want: []string{"a", "b", "c"}, wantRequests: 2,
+			want: []string{"a", "b", "c"}, wantPages: "a b | c", wantRequests: 2,
 		},
 		{
 			name:  "page cap from total",
 			pages: map[int][]string{1: {"a", "b"}, 2: {"b", "a"}, 3: {"a", "b"}, 4: {"b", "a"}, 5: {"a", "b"}, 6: {"c"}},
 			total: 5, hasMore: func(int) bool { return true },
-			want: []string{"a", "b"}, wantRequests: 4, // ceil(5/2) + 1
+			want: []string{"a", "b"}, wantPages: "a b | b* a* | a* b* | b* a*", wantRequests: 4, // ceil(5/2) + 1
 		},
 		{
 			name:  "has_more false wins over total",
 			pages: map[int][]string{1: {"a"}, 2: {"b"}},
 			total: 50, hasMore: func(int) bool { return false },
-			want: []string{"a"}, wantRequests: 1,
+			want: []string{"a"}, wantPages: "a", wantRequests: 1,
+		},
+		{
+			name:  "duplicate on the same page",
+			pages: map[int][]string{1: {"a", "b", "a", "c"}, 2: {"d"}},
+			total: 4, hasMore: func(p int) bool { return p < 2 },
+			want: []string{"a", "b", "c", "d"}, wantPages: "a b a* c | d", wantRequests: 2,
+		},
+		{
+			name:  "duplicates do not count towards total",
+			pages: map[int][]string{1: {"a", "b"}, 2: {"b", "c", "pad"}},
+			total: 3, hasMore: func(int) bool { return true },
+			want: []string{"a", "b", "c"}, wantPages: "a b | b* c", wantRequests: 2,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -250,9 +264,133 @@ func TestCampaignsPaginationBugs(t *testing.T) {
 				t.Errorf("listed %v; want %v", ids, tc.want)
 			}
 			if n := p.count("/api/campaigns"); n != tc.wantRequests {
-				t.Errorf("%d list requests; want %d", n, tc.wantRequests)
+				t.Errorf("Campaigns: %d list requests; want %d", n, tc.wantRequests)
+			}
+
+			before := p.count("/api/campaigns")
+			var pages []string
+			for pg, err := range c.Pages(ctxT(t)) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				var recs []string
+				for _, r := range pg.Records {
+					recs = append(recs, r.Campaign.ID+map[bool]string{true: "*"}[r.Duplicate])
+				}
+				pages = append(pages, strings.Join(recs, " "))
+			}
+			if got := strings.Join(pages, " | "); got != tc.wantPages {
+				t.Errorf("Pages yielded %q; want %q", got, tc.wantPages)
+			}
+			if n := p.count("/api/campaigns") - before; n != tc.wantRequests {
+				t.Errorf("Pages: %d list requests; want %d", n, tc.wantRequests)
 			}
 		})
+	}
+}
+
+// Pages against the reference platform: page fields as the platform sent
+// them (has_more true on the last page), every record with its bytes, and
+// the synthetic padding cut off.
+func TestPagesReference(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		pageSize, pages int
+	}{{100, 1}, {10, 10}, {30, 4}} {
+		srv := fake(t)
+		c := client(t, srv.URL, func(o *adplatform.Options) { o.PageSize = tc.pageSize })
+		var n, records int
+		for p, err := range c.Pages(ctxT(t)) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			wantRecords := min(tc.pageSize, 100-records)
+			if p.Number != n || p.Limit != tc.pageSize || p.Total != 100 || p.HasMore != (n < 10) || len(p.Records) != wantRecords {
+				t.Errorf("page size %d: page %d = number %d, limit %d, total %d, has_more %v, %d records; want %d records",
+					tc.pageSize, n, p.Number, p.Limit, p.Total, p.HasMore, len(p.Records), wantRecords)
+			}
+			for _, r := range p.Records {
+				records++
+				var back adplatform.Campaign
+				if r.Err != nil || r.Duplicate || r.Campaign.ID != fmt.Sprint("campaign_", records) ||
+					json.Unmarshal(r.Raw, &back) != nil || back != r.Campaign {
+					t.Fatalf("page size %d: record %d = %+v; want campaign_%d decoded from its raw bytes", tc.pageSize, records, r, records)
+				}
+			}
+		}
+		if n != tc.pages || records != 100 {
+			t.Errorf("page size %d: %d pages, %d records; want %d pages, 100 records", tc.pageSize, n, records, tc.pages)
+		}
+		if got := srv.Stats().Endpoints[adplatform.EndpointList].Requests; got != tc.pages {
+			t.Errorf("page size %d: %d list requests; want %d", tc.pageSize, got, tc.pages)
+		}
+	}
+}
+
+// A later copy of an id keeps its own bytes and its own decoded content,
+// so that a caller can store the last copy; Campaigns yields the first.
+func TestPagesKeepLaterCopies(t *testing.T) {
+	t.Parallel()
+	pages := map[string]string{
+		"1": `{"data":[{"id":"a","name":"first","status":"active","budget":1,"impressions":1,"clicks":0,"conversions":0},` +
+			`{"id":"b","name":"b","status":"active","budget":1,"impressions":1,"clicks":0,"conversions":0}],` +
+			`"pagination":{"page":1,"limit":2,"total":3,"has_more":true}}`,
+		"2": `{"data":[{ "conversions":0, "id":"a","name":"later",  "status":"paused","budget":2.50,"impressions":9,"clicks":0},` +
+			`{"id":"c","name":"c","status":"active","budget":1,"impressions":1,"clicks":"x","conversions":0}],` +
+			`"pagination":{"page":2,"limit":2,"total":3,"has_more":false}}`,
+	}
+	p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(pages[r.URL.Query().Get("page")]))
+	})
+	c := client(t, p.URL, func(o *adplatform.Options) { o.PageSize = 2 })
+	var got []adplatform.Record
+	for pg, err := range c.Pages(ctxT(t)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, pg.Records...)
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d records; want 4", len(got))
+	}
+	later := got[2]
+	wantRaw := `{ "conversions":0, "id":"a","name":"later",  "status":"paused","budget":2.50,"impressions":9,"clicks":0}`
+	if !later.Duplicate || later.Err != nil || later.Campaign.Name != "later" || later.Campaign.Budget != "2.50" || string(later.Raw) != wantRaw {
+		t.Errorf("later copy = %+v (raw %s); want a duplicate with its own content and bytes", later, later.Raw)
+	}
+	if got[0].Duplicate || got[0].Campaign.Name != "first" {
+		t.Errorf("first copy = %+v; want it unmarked", got[0])
+	}
+	bad := got[3]
+	if bad.Err == nil || bad.Campaign.ID != "c" || bad.Duplicate || !strings.Contains(pages["2"], string(bad.Raw)) {
+		t.Errorf("bad record = %+v; want its error, its id and its bytes", bad)
+	}
+
+	var names []string
+	for cp, err := range c.Campaigns(ctxT(t)) {
+		if err != nil {
+			names = append(names, "ERR")
+			continue
+		}
+		names = append(names, cp.Name)
+	}
+	if !slices.Equal(names, []string{"first", "b", "ERR"}) {
+		t.Errorf("Campaigns yielded %v; want the first copy of a, then b and c's error", names)
+	}
+}
+
+// Breaking out of Pages fetches nothing more.
+func TestPagesBreakStopsFetching(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	c := client(t, srv.URL, func(o *adplatform.Options) { o.PageSize = 10 })
+	for range c.Pages(ctxT(t)) {
+		break
+	}
+	if got := srv.Stats().Endpoints[adplatform.EndpointList].Requests; got != 1 {
+		t.Errorf("%d list requests; want 1", got)
 	}
 }
 
@@ -284,10 +422,19 @@ func TestCampaignsRecordError(t *testing.T) {
 		t.Fatalf("%d list requests; want 1", n)
 	}
 
-	// ListCampaigns reports it in Page.Invalid.
+	// ListCampaigns reports it in its place, with its bytes.
 	p, err := c.ListCampaigns(ctxT(t), 1, 10)
-	if err != nil || len(p.Campaigns) != 9 || len(p.Invalid) != 1 || p.Invalid[0].ID != "campaign_4" || p.Total != 100 || !p.HasMore || p.Limit != 10 {
-		t.Fatalf("ListCampaigns = %d campaigns, %d invalid, total %d, has_more %v, %v", len(p.Campaigns), len(p.Invalid), p.Total, p.HasMore, err)
+	if err != nil || len(p.Records) != 10 || p.Number != 1 || p.Total != 100 || !p.HasMore || p.Limit != 10 {
+		t.Fatalf("ListCampaigns = %+v, %v; want page 1 of 10 records, total 100, has_more", p, err)
+	}
+	for i, r := range p.Records {
+		bad := i == 3
+		if (r.Err != nil) != bad || r.Campaign.ID != fmt.Sprint("campaign_", i+1) || r.Duplicate || !json.Valid(r.Raw) {
+			t.Errorf("record %d = %+v; want campaign_%d, an error: %v", i, r, i+1, bad)
+		}
+	}
+	if string(p.Records[3].Raw) != raw || p.Records[3].Err.ID != "campaign_4" {
+		t.Errorf("bad record = %s, %v; want it as sent", p.Records[3].Raw, p.Records[3].Err)
 	}
 }
 

@@ -45,17 +45,22 @@
 //
 // # Pagination
 //
-// [Client.Campaigns] fetches pages of Options.PageSize (default 100:
-// fewer pages, fewer rate-limited requests) as the loop consumes them. It
+// [Client.Pages] fetches pages of Options.PageSize (default 100: fewer
+// pages, fewer rate-limited requests) as the loop consumes them. It
 // survives the platform's bugs: it stops at the first of has_more false, an
 // empty page, total campaigns seen (mid-page if need be: the reference
-// platform pads pages past the end with synthetic campaigns), a page
-// identical to the previous one, or a page cap derived from total; a
-// campaign repeated on the next page (offsets shifting under inserts) is
-// yielded once; a smaller page size echoed by the platform is adopted. A
-// record that cannot be decoded is yielded as a [*RecordError] holding its
-// raw JSON, and iteration goes on. [Client.ListCampaigns] fetches one
-// page.
+// platform pads pages past the end with synthetic campaigns, which are cut
+// off), a page identical to the previous one, or a page cap derived from
+// total; a smaller page size echoed by the platform is adopted. Each
+// [Record] keeps the bytes the platform sent; one that cannot be decoded
+// carries a [*RecordError] and the listing goes on. A record repeating an
+// id of the same or the previous page (offsets shifting under inserts) is
+// marked [Record.Duplicate]: a caller storing the listing can let the last
+// copy win without syncing the campaign twice.
+//
+// [Client.Campaigns] yields the campaigns of those pages, each id once (its
+// first copy), with a record that cannot be decoded as a [*RecordError].
+// [Client.ListCampaigns] fetches one page.
 //
 // # Rate limit
 //
@@ -133,8 +138,11 @@
 // # Secrets
 //
 // The password, the Basic credential and the token never appear in a log
-// line, an error, an observer event or Stats, and printing a client or a
-// [Credentials] redacts them. Platform text that reaches errors (error
+// line, an error, an observer event or Stats. A [Client], a [Credentials]
+// value and the [StaticCredentials] provider show none of them, however
+// they are shown: fmt with any verb, slog, encoding/json (Credentials
+// marshal their password as "[REDACTED]", and JSON holding that
+// placeholder is refused when read back), encoding/xml or gob. Platform text that reaches errors (error
 // codes and messages, sync messages) is cut short, stripped of control and
 // bidi characters, and has the current secrets, anything following
 // "Bearer " or "Basic ", and URL passwords replaced by [REDACTED]: a

@@ -10,18 +10,42 @@ import (
 	"strconv"
 )
 
-// Page is one page of a campaign listing.
+// Page is one page of a campaign listing, as [Client.Pages] and
+// [Client.ListCampaigns] return it.
 type Page struct {
-	Campaigns []Campaign
-	// Invalid holds the records of this page that could not be decoded.
-	Invalid []*RecordError
-	// Page, Limit, Total and HasMore are the platform's pagination fields,
-	// as sent. Platforms get them wrong: see [Client.Campaigns] for how
-	// iteration decides where the listing ends.
-	Page    int
-	Limit   int
-	Total   int
-	HasMore bool
+	// Number, Limit, Total and HasMore are the platform's pagination
+	// fields, as it sent them: Number is the page asked for when the
+	// platform did not say, Limit and Total are 0 when it did not say.
+	// Platforms get them wrong (the reference platform says HasMore on
+	// its last page): see [Client.Pages] for how a listing decides where
+	// it ends.
+	Number, Limit, Total int
+	HasMore              bool
+	// Records are the page's records in the platform's order. Pages
+	// leaves out what comes after a listing's end (padding past Total).
+	Records []Record
+}
+
+// Record is one record of a listed page: a campaign, or a record that
+// could not be decoded, with the bytes the platform sent either way.
+type Record struct {
+	// Campaign is the decoded campaign. When Err is set it is zero but
+	// for its ID, set when the record had a usable one.
+	Campaign Campaign
+	// Raw is the record exactly as the platform sent it, byte for byte.
+	Raw json.RawMessage
+	// Err is set when the record could not be decoded; it holds Raw too.
+	Err *RecordError
+	// Duplicate marks a record whose id came earlier in the listing: on
+	// the same page, or on the previous one, where offsets shifting under
+	// inserts put it again. The first copy came unmarked. A caller that
+	// syncs each campaign once skips duplicates (as [Client.Campaigns]
+	// does); a caller storing what the platform listed lets the last
+	// valid copy win, as the store's contract says, without syncing the
+	// campaign again. Only the previous page's ids are remembered, so
+	// that memory stays bounded by the page size: copies further apart
+	// are not marked.
+	Duplicate bool
 }
 
 // decodePage decodes a listing: {"data": [...], "pagination": {page,
@@ -29,7 +53,7 @@ type Page struct {
 // becomes a *RecordError holding its raw JSON, in place, and the rest of
 // the page is unaffected. A body that is not a listing is a *DecodeError.
 // known are the secrets to redact from the errors' messages.
-func decodePage(b []byte, page int, known secrets) (Page, []pageItem, error) {
+func decodePage(b []byte, page int, known secrets) (Page, error) {
 	var wire struct {
 		Data       *[]json.RawMessage `json:"data"`
 		Pagination *struct {
@@ -40,39 +64,40 @@ func decodePage(b []byte, page int, known secrets) (Page, []pageItem, error) {
 		} `json:"pagination"`
 	}
 	if err := json.Unmarshal(b, &wire); err != nil {
-		return Page{}, nil, &DecodeError{Endpoint: EndpointList, Err: fmt.Errorf("listing is not the expected JSON object: %w", ErrMalformedResponse)}
+		return Page{}, &DecodeError{Endpoint: EndpointList, Err: fmt.Errorf("listing is not the expected JSON object: %w", ErrMalformedResponse)}
 	}
 	if wire.Data == nil {
 		// Absent; "data": null decodes to a pointer to a nil slice: an
 		// empty page.
 		if !hasKey(b, "data") {
-			return Page{}, nil, &DecodeError{Endpoint: EndpointList, Field: "data", Err: errors.New("missing")}
+			return Page{}, &DecodeError{Endpoint: EndpointList, Field: "data", Err: errors.New("missing")}
 		}
 		wire.Data = new([]json.RawMessage)
 	}
-	p := Page{Page: page}
+	p := Page{Number: page}
 	if pg := wire.Pagination; pg != nil {
 		var err error
 		for _, f := range []struct {
 			name string
 			raw  json.RawMessage
 			dst  *int
-		}{{"pagination.page", pg.Page, &p.Page}, {"pagination.limit", pg.Limit, &p.Limit}, {"pagination.total", pg.Total, &p.Total}} {
+		}{{"pagination.page", pg.Page, &p.Number}, {"pagination.limit", pg.Limit, &p.Limit}, {"pagination.total", pg.Total, &p.Total}} {
 			if *f.dst, err = optionalCount(f.raw, f.name); err != nil {
-				return Page{}, nil, err
+				return Page{}, err
 			}
 		}
-		if p.Page == 0 {
-			p.Page = page
+		if p.Number == 0 {
+			p.Number = page
 		}
 		if len(pg.HasMore) > 0 && !isNull(pg.HasMore) {
 			if err := json.Unmarshal(pg.HasMore, &p.HasMore); err != nil {
-				return Page{}, nil, &DecodeError{Endpoint: EndpointList, Field: "pagination.has_more", Err: fmt.Errorf("want a boolean, got %s", jsonKind(pg.HasMore))}
+				return Page{}, &DecodeError{Endpoint: EndpointList, Field: "pagination.has_more", Err: fmt.Errorf("want a boolean, got %s", jsonKind(pg.HasMore))}
 			}
 		}
 	}
-	items := make([]pageItem, 0, len(*wire.Data))
+	p.Records = make([]Record, len(*wire.Data))
 	for i, raw := range *wire.Data {
+		p.Records[i].Raw = raw
 		var c Campaign
 		if err := c.UnmarshalJSON(raw); err != nil {
 			var de *DecodeError
@@ -86,15 +111,14 @@ func decodePage(b []byte, page int, known secrets) (Page, []pageItem, error) {
 					de.Err = errors.New(sanitize(msg, known, maxMessageRunes))
 				}
 			}
-			rec := &RecordError{Page: page, Index: i, ID: recordID(raw), Raw: slices.Clone(raw), Err: err}
-			p.Invalid = append(p.Invalid, rec)
-			items = append(items, pageItem{err: rec})
+			rec := &RecordError{Page: page, Index: i, ID: recordID(raw), Raw: raw, Err: err}
+			p.Records[i].Campaign.ID = rec.ID
+			p.Records[i].Err = rec
 			continue
 		}
-		p.Campaigns = append(p.Campaigns, c)
-		items = append(items, pageItem{campaign: c})
+		p.Records[i].Campaign = c
 	}
-	return p, items, nil
+	return p, nil
 }
 
 // optionalCount reads a pagination count: absent or null is 0; otherwise
@@ -141,78 +165,63 @@ func recordID(raw json.RawMessage) string {
 // long, a buggy platform can be.
 const maxPagesUnknownTotal = 100_000
 
-// Campaigns iterates over every campaign of the account, fetching pages of
-// Options.PageSize lazily. It is robust to the platform's pagination bugs:
-// it stops at the first of has_more false, an empty page, total distinct
-// records yielded (bad ones included; even mid-page: the reference platform pads pages past
-// the end with synthetic campaigns), a page identical to the previous one,
-// a page cap derived from total, or, with no total, a page that brings
-// nothing new. A campaign repeated at the start of the next page (offsets
-// shifting under inserts) is yielded once; only the previous page's ids
-// are remembered, so memory stays bounded by the page size. If the
-// platform answers with a smaller page size than asked (a cap), the next
-// pages ask for that size, so that offsets stay right.
+// Pages iterates over the pages of the account's campaign listing,
+// fetching pages of Options.PageSize lazily, each as it is needed. It is
+// robust to the platform's pagination bugs: the listing ends at the first
+// of has_more false, an empty page, Total distinct records (bad ones
+// included; even mid-page: the reference platform pads pages past the end
+// with synthetic campaigns, which are cut off), a page identical to the
+// previous one (not yielded), a page cap derived from Total (one page more
+// than Total needs, for shifts), or, with no Total, a page that brings no
+// new id, or 100,000 pages. A record repeating an id of the same or the
+// previous page is yielded marked [Record.Duplicate]. If the platform
+// answers with a smaller page size than asked (a cap), the next pages ask
+// for that size, so that offsets stay right.
 //
-// A record that cannot be decoded yields (Campaign{ID: its id if known},
-// *RecordError) and iteration goes on; any other error is yielded with a
-// zero Campaign and ends iteration. Breaking out of the loop stops it at
-// once: no further page is fetched.
-func (c *Client) Campaigns(ctx context.Context) iter.Seq2[Campaign, error] {
-	return func(yield func(Campaign, error) bool) {
+// A page that cannot be had (its retries spent, a 4xx, a body that is not
+// a listing) is yielded as a zero Page and the error, and ends the
+// iteration; records that cannot be decoded do not: they are in the page
+// with their Err set. Breaking out of the loop stops it at once: no
+// further page is fetched.
+func (c *Client) Pages(ctx context.Context) iter.Seq2[Page, error] {
+	return func(yield func(Page, error) bool) {
 		limit := max(c.cfg.pageSize, 1) // 1 for a Client not made by New: listPage then reports it
 		var (
 			prevIDs  map[string]bool // the previous page's ids
 			prevList []string        // ... in order, to spot a repeated page
-			yielded  int             // distinct records yielded (bad ones too)
+			distinct int             // records not marked Duplicate so far
 		)
-		for page := 1; ; page++ {
-			p, items, err := c.listPage(ctx, page, limit)
+		for number := 1; ; number++ {
+			p, err := c.listPage(ctx, number, limit)
 			if err != nil {
-				yield(Campaign{}, err)
+				yield(Page{}, err)
 				return
 			}
-			if len(items) == 0 {
+			if len(p.Records) == 0 {
 				return
 			}
-			ids := make([]string, len(items))
-			for i, it := range items {
-				if it.err != nil {
-					ids[i] = it.err.ID
-				} else {
-					ids[i] = it.campaign.ID
-				}
+			ids := make([]string, len(p.Records))
+			for i, r := range p.Records {
+				ids[i] = r.Campaign.ID
 			}
 			if slices.Equal(ids, prevList) {
-				c.cfg.logger.Warn("adplatform: the platform repeated a page; stopping the listing", "page", page)
+				c.cfg.logger.Warn("adplatform: the platform repeated a page; stopping the listing", "page", number)
 				return
 			}
-			curIDs := make(map[string]bool, len(items))
+			curIDs := markDuplicates(p.Records, prevIDs)
 			fresh := 0
-			for i, it := range items {
-				id := ids[i]
-				if id != "" {
-					dup := prevIDs[id] || curIDs[id]
-					curIDs[id] = true
-					if dup {
-						continue // seen on the previous page (shifted offsets) or earlier on this one
-					}
+			for i, r := range p.Records {
+				if r.Duplicate {
+					continue
 				}
 				fresh++
-				yielded++
-				var ok bool
-				if it.err != nil {
-					ok = yield(Campaign{ID: it.err.ID}, it.err)
-				} else {
-					ok = yield(it.campaign, nil)
-				}
-				if !ok {
-					return
-				}
-				if p.Total > 0 && yielded >= p.Total {
-					return // the rest is padding
+				distinct++
+				if p.Total > 0 && distinct >= p.Total {
+					p.Records = p.Records[:i+1] // the rest is padding
+					break
 				}
 			}
-			if !p.HasMore {
+			if !yield(p, nil) || p.Total > 0 && distinct >= p.Total || !p.HasMore {
 				return
 			}
 			if p.Total == 0 && fresh == 0 {
@@ -225,14 +234,62 @@ func (c *Client) Campaigns(ctx context.Context) iter.Seq2[Campaign, error] {
 			}
 			if p.Total > 0 {
 				// One page more than total needs, for the shifts.
-				if page >= (p.Total+limit-1)/limit+1 {
-					c.cfg.logger.Warn("adplatform: the listing goes past its total; stopping", "page", page, "total", p.Total)
+				if number >= (p.Total+limit-1)/limit+1 {
+					c.cfg.logger.Warn("adplatform: the listing goes past its total; stopping", "page", number, "total", p.Total)
 					return
 				}
-			} else if page >= maxPagesUnknownTotal {
+			} else if number >= maxPagesUnknownTotal {
 				return
 			}
 			prevIDs, prevList = curIDs, ids
+		}
+	}
+}
+
+// markDuplicates marks the records whose id is in prev or earlier in
+// records, and returns the ids of records. A record without an id is
+// never a duplicate.
+func markDuplicates(records []Record, prev map[string]bool) map[string]bool {
+	cur := make(map[string]bool, len(records))
+	for i := range records {
+		id := records[i].Campaign.ID
+		if id == "" {
+			continue
+		}
+		records[i].Duplicate = prev[id] || cur[id]
+		cur[id] = true
+	}
+	return cur
+}
+
+// Campaigns iterates over every campaign of the account, once each: the
+// records of [Client.Pages], duplicates left out (the first copy of an
+// id is the one yielded), with the same robustness and laziness.
+//
+// A record that cannot be decoded yields (Campaign{ID: its id if known},
+// *RecordError) and iteration goes on; any other error is yielded with a
+// zero Campaign and ends iteration. Breaking out of the loop stops it at
+// once: no further page is fetched.
+func (c *Client) Campaigns(ctx context.Context) iter.Seq2[Campaign, error] {
+	return func(yield func(Campaign, error) bool) {
+		for p, err := range c.Pages(ctx) {
+			if err != nil {
+				yield(Campaign{}, err)
+				return
+			}
+			for _, r := range p.Records {
+				switch {
+				case r.Duplicate:
+				case r.Err != nil:
+					if !yield(r.Campaign, r.Err) {
+						return
+					}
+				default:
+					if !yield(r.Campaign, nil) {
+						return
+					}
+				}
+			}
 		}
 	}
 }

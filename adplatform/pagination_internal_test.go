@@ -3,6 +3,7 @@ package adplatform
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -47,7 +48,7 @@ func TestDecodePage(t *testing.T) {
 		if requested == 0 {
 			requested = 1
 		}
-		p, items, err := decodePage([]byte(tc.body), requested, nil)
+		p, err := decodePage([]byte(tc.body), requested, nil)
 		if tc.wantErrField != "" {
 			var de *DecodeError
 			if !errors.As(err, &de) || (tc.wantErrField != "-" && de.Field != tc.wantErrField) {
@@ -59,13 +60,23 @@ func TestDecodePage(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
-		if len(p.Campaigns) != tc.campaigns || len(p.Invalid) != tc.invalid || len(items) != tc.campaigns+tc.invalid {
-			t.Errorf("%s: %d campaigns, %d invalid, %d items; want %d, %d", tc.name, len(p.Campaigns), len(p.Invalid), len(items), tc.campaigns, tc.invalid)
+		campaigns, invalid := split(p)
+		if len(campaigns) != tc.campaigns || len(invalid) != tc.invalid {
+			t.Errorf("%s: %d campaigns, %d invalid; want %d, %d", tc.name, len(campaigns), len(invalid), tc.campaigns, tc.invalid)
 		}
-		if p.Page != tc.page || p.Limit != tc.limit || p.Total != tc.total || p.HasMore != tc.hasMore {
-			t.Errorf("%s: pagination %d/%d/%d/%v; want %d/%d/%d/%v", tc.name, p.Page, p.Limit, p.Total, p.HasMore, tc.page, tc.limit, tc.total, tc.hasMore)
+		if p.Number != tc.page || p.Limit != tc.limit || p.Total != tc.total || p.HasMore != tc.hasMore {
+			t.Errorf("%s: pagination %d/%d/%d/%v; want %d/%d/%d/%v", tc.name, p.Number, p.Limit, p.Total, p.HasMore, tc.page, tc.limit, tc.total, tc.hasMore)
 		}
-		for i, re := range p.Invalid {
+		// Every record keeps its bytes, in the page's order.
+		for i, r := range p.Records {
+			if !strings.Contains(tc.body, string(r.Raw)) || (i > 0 && strings.Index(tc.body, string(r.Raw)) < strings.Index(tc.body, string(p.Records[i-1].Raw))) {
+				t.Errorf("%s: record %d: raw %s is not the record sent, in its place", tc.name, i, r.Raw)
+			}
+			if r.Err != nil && (r.Campaign.ID != r.Err.ID || !slices.Equal(r.Raw, r.Err.Raw)) {
+				t.Errorf("%s: record %d: campaign id %q, raw %s; want the error's id %q and raw", tc.name, i, r.Campaign.ID, r.Raw, r.Err.ID)
+			}
+		}
+		for i, re := range invalid {
 			if re.ID != tc.invalidIDs[i] || re.Index != tc.invalidIndex[i] || re.Page != requested {
 				t.Errorf("%s: invalid %d = id %q index %d page %d; want %q %d %d", tc.name, i, re.ID, re.Index, re.Page, tc.invalidIDs[i], tc.invalidIndex[i], requested)
 			}
@@ -86,13 +97,13 @@ func TestDecodePageRedactsRecordErrors(t *testing.T) {
 	t.Parallel()
 	const token = "fake_SECRETTOKEN1234567"
 	body := `{"data":[` + rec("clicks", `"`+token+`"`) + `]}`
-	p, _, err := decodePage([]byte(body), 1, newSecrets(token))
-	if err != nil || len(p.Invalid) != 1 {
+	p, err := decodePage([]byte(body), 1, newSecrets(token))
+	if _, invalid := split(p); err != nil || len(invalid) != 1 {
 		t.Fatalf("decodePage = %+v, %v", p, err)
 	}
-	msg := p.Invalid[0].Error()
+	msg := p.Records[0].Err.Error()
 	var de *DecodeError
-	if strings.Contains(msg, "SECRET") || !errors.As(p.Invalid[0], &de) || de.Field != "clicks" {
+	if strings.Contains(msg, "SECRET") || !errors.As(p.Records[0].Err, &de) || de.Field != "clicks" {
 		t.Fatalf("record error %q; want the token redacted, the field named", msg)
 	}
 }
@@ -104,7 +115,7 @@ func FuzzDecodePage(f *testing.F) {
 	f.Add([]byte(`{"data":null}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, items, err := decodePage(body, 1, nil)
+		p, err := decodePage(body, 1, nil)
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
@@ -112,10 +123,13 @@ func FuzzDecodePage(f *testing.F) {
 			}
 			return
 		}
-		if len(items) != len(p.Campaigns)+len(p.Invalid) {
-			t.Fatalf("%d items for %d campaigns and %d invalid", len(items), len(p.Campaigns), len(p.Invalid))
+		campaigns, invalid := split(p)
+		for _, r := range p.Records {
+			if !json.Valid(r.Raw) {
+				t.Fatalf("record's raw JSON %q is not JSON", r.Raw)
+			}
 		}
-		for _, c := range p.Campaigns {
+		for _, c := range campaigns {
 			if c.ID == "" {
 				t.Fatal("a campaign with an empty id decoded")
 			}
@@ -132,10 +146,22 @@ func FuzzDecodePage(f *testing.F) {
 				t.Fatalf("round trip changed the campaign:\n got %+v\nwant %+v", back, c)
 			}
 		}
-		for _, re := range p.Invalid {
+		for _, re := range invalid {
 			if !json.Valid(re.Raw) {
 				t.Fatalf("invalid record's raw JSON %q is not JSON", re.Raw)
 			}
 		}
 	})
+}
+
+// split returns a page's campaigns and the errors of its bad records.
+func split(p Page) (campaigns []Campaign, invalid []*RecordError) {
+	for _, r := range p.Records {
+		if r.Err != nil {
+			invalid = append(invalid, r.Err)
+		} else {
+			campaigns = append(campaigns, r.Campaign)
+		}
+	}
+	return campaigns, invalid
 }
