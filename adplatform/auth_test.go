@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
@@ -136,16 +137,29 @@ func TestTokenInvalidateComparesTokens(t *testing.T) {
 // refresh on every call.
 func TestTokenRefreshMarginClamped(t *testing.T) {
 	t.Parallel()
-	srv := fake(t, adplatformtest.WithTokenTTL(2*time.Second))
-	c := client(t, srv.URL, func(o *adplatform.Options) { o.TokenRefreshMargin = time.Minute })
-	for range 5 {
-		if _, err := c.SyncCampaign(ctxT(t), "campaign_1"); err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		platform, err := adplatformtest.New(adplatformtest.WithTokenTTL(2*time.Second), adplatformtest.WithSyncLatency(100*time.Millisecond))
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if n := srv.Stats().TokensIssued; n != 1 {
-		t.Fatalf("%d tokens for 5 quick calls; want 1", n)
-	}
+		defer platform.Close()
+		c := virtualClient(t, platform, func(o *adplatform.Options) { o.TokenRefreshMargin = time.Minute })
+		for range 5 { // 0.5s: within the first half of the token's life
+			if _, err := c.SyncCampaign(context.Background(), "campaign_1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := platform.Stats().TokensIssued; n != 1 {
+			t.Fatalf("%d tokens for 5 calls in 0.5s; want 1", n)
+		}
+		time.Sleep(time.Second) // past half the token's life: the clamped margin
+		if _, err := c.SyncCampaign(context.Background(), "campaign_1"); err != nil {
+			t.Fatal(err)
+		}
+		if n := platform.Stats().TokensIssued; n != 2 {
+			t.Fatalf("%d tokens after 1.5s; want 2: the margin is clamped to half the life", n)
+		}
+	})
 }
 
 // A token refused twice in one call is an *AuthError, after exactly one

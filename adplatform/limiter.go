@@ -328,11 +328,11 @@ func (l *Limiter) observe(d time.Duration) {
 func (l *Limiter) observeLocked(d time.Duration) {
 	switch {
 	case d <= 0:
-		l.jitter -= l.jitter / 64
+		l.jitter -= l.jitter / 128
 	case d > l.jitter:
 		l.jitter = min(d, l.window)
 	default:
-		l.jitter -= (l.jitter - d) / 64
+		l.jitter -= (l.jitter - d) / 128
 	}
 }
 

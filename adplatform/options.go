@@ -41,9 +41,11 @@ type Options struct {
 	PageSize int
 
 	// RateLimit requests per rolling RateWindow is the platform's limit
-	// (default 10 per minute). RateMargin is added to every wait for a
-	// slot, to cover the jitter between our send and the platform's
-	// arrival (default RateWindow/100, clamped to [10ms, 1s]). The
+	// (default 10 per minute). RateMargin is the least margin added to
+	// every wait for a slot, to cover the platform logging a request
+	// later than it was written (default RateWindow/100, at least 25ms
+	// and at most 1s); the limiter widens it when it observes scheduling
+	// delay or a 429 that came anyway (see [Limiter]). The
 	// client's [Limiter] is built from these three; every goroutine
 	// calling the platform with this client id shares it by sharing the
 	// Client.
@@ -208,7 +210,7 @@ func newConfig(baseURL string, opts Options) (config, error) {
 	window := cmp.Or(opts.RateWindow, defaultRateWindow)
 	margin := opts.RateMargin
 	if margin == 0 {
-		margin = min(max(window/100, 10*time.Millisecond), time.Second)
+		margin = min(max(window/100, 25*time.Millisecond), time.Second, window/2)
 	}
 	if margin >= window {
 		return cfg, fieldError("RateMargin", "must be shorter than the rate window %s, got %s", window, margin)

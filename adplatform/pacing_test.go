@@ -87,8 +87,8 @@ func TestPacingRollingWindow(t *testing.T) {
 }
 
 // The same pacing on fake time, where it is exact: three full windows of
-// 10 and 5 more, each window one margin (10ms) after the last, and the
-// last sync's latency: 3.05s.
+// 10 and 5 more, each window one margin (the default for a 1s window,
+// 25ms) after the last, and the last sync's latency: 3.095s.
 func TestPacingVirtualTime(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -108,7 +108,7 @@ func TestPacingVirtualTime(t *testing.T) {
 		if err := syncAll(context.Background(), c, ids(n), limit+2); err != nil {
 			t.Fatal(err)
 		}
-		if d, want := time.Since(start), 3*(window+10*time.Millisecond)+latency; d != want {
+		if d, want := time.Since(start), 3*(window+25*time.Millisecond)+latency; d != want {
 			t.Fatalf("took %s; want %s", d, want)
 		}
 		if st := platform.Stats(); st.RateLimited != 0 || st.MaxAcceptedInWindow[c.ClientID()] != limit {
