@@ -58,15 +58,15 @@ func TestPacingRollingWindow(t *testing.T) {
 	for i := range ids {
 		ids[i] = "campaign_" + strconv.Itoa(i+1)
 	}
-	for _, platformLimit := range []int{0, limit} { // 0: the fake only measures, the client alone keeps the pace
-		srv := fake(t, adplatformtest.WithRateLimit(platformLimit, window), adplatformtest.WithSyncLatency(latency), adplatformtest.WithCampaigns(n))
+	for _, platformLimit := range []int{-1, limit} { // -1: the fake only measures, the client alone keeps the pace
+		srv := fake(t, adplatformtest.Options{RateLimit: platformLimit, RateWindow: window, SyncLatency: latency, Campaigns: n})
 		c := client(t, srv.URL, func(o *adplatform.Options) { o.RateLimit, o.RateWindow = limit, window })
 		start := time.Now()
 		if err := syncAll(ctxT(t), c, ids, limit+2); err != nil {
 			t.Fatal(err)
 		}
 		elapsed := time.Since(start)
-		st := srv.Stats()
+		st := srv.Platform.Stats()
 		t.Logf("platform limit %d: %d requests in %s, floor %s (%.3f)", platformLimit, n, elapsed, floor, float64(elapsed)/float64(floor))
 		if elapsed < floor {
 			t.Errorf("finished in %s, under the floor %s: the limit was not respected", elapsed, floor)
@@ -115,7 +115,7 @@ func (t inProcess) RoundTrip(req *http.Request) (resp *http.Response, err error)
 func TestReferencePlatformVirtualTime(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		platform, err := adplatformtest.New() // the reference behaviour, unchanged
+		platform, err := adplatformtest.New(adplatformtest.Options{}) // the reference behaviour, unchanged
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func TestReferencePlatformVirtualTime(t *testing.T) {
 func TestReference429VirtualTime(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		platform, err := adplatformtest.New(adplatformtest.WithSyncLatency(0))
+		platform, err := adplatformtest.New(adplatformtest.Options{SyncLatency: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +219,7 @@ func BenchmarkListAndSync100(b *testing.B) {
 		latency = 100 * time.Millisecond
 	)
 	for b.Loop() {
-		srv := fake(b, adplatformtest.WithRateLimit(limit, window), adplatformtest.WithSyncLatency(latency), adplatformtest.WithFailEveryNthList(5))
+		srv := fake(b, adplatformtest.Options{RateLimit: limit, RateWindow: window, SyncLatency: latency, FailEveryNthList: 5})
 		c := client(b, srv.URL, func(o *adplatform.Options) { o.RateLimit, o.RateWindow, o.PageSize = limit, window, 100 })
 		start := time.Now()
 		var ids []string
@@ -233,7 +233,7 @@ func BenchmarkListAndSync100(b *testing.B) {
 			b.Fatal(err)
 		}
 		elapsed := time.Since(start)
-		st := srv.Stats()
+		st := srv.Platform.Stats()
 		requests := st.Endpoints[adplatform.EndpointList].Requests + st.Endpoints[adplatform.EndpointSync].Requests
 		floor := time.Duration((requests+limit-1)/limit-1)*window + latency
 		b.ReportMetric(float64(elapsed)/float64(floor), "ratio")

@@ -109,27 +109,36 @@ func (c config) validate() error {
 	return nil
 }
 
-// options turns the configuration into the fake's options.
-func (c config) options() []adplatformtest.Option {
-	opts := []adplatformtest.Option{
-		adplatformtest.WithCampaigns(c.campaigns),
-		adplatformtest.WithRateLimit(c.rate.N, c.rate.Window),
-		adplatformtest.WithSyncLatency(c.syncLatency),
-		adplatformtest.WithTokenTTL(c.tokenTTL),
-		adplatformtest.WithFailEveryNthList(c.failEveryNthList),
-		adplatformtest.WithFaults(c.faults),
-		adplatformtest.WithRetryAfter(c.retryAfter.mode),
+// options turns the configuration into the fake's options. A flag's 0
+// ("none", "at once", "never") is the Options' -1, their zero being the
+// reference's number.
+func (c config) options() adplatformtest.Options {
+	o := adplatformtest.Options{
+		Campaigns:        offIfZero(c.campaigns),
+		RateLimit:        c.rate.N,
+		RateWindow:       c.rate.Window,
+		SyncLatency:      offIfZero(c.syncLatency),
+		TokenTTL:         c.tokenTTL,
+		FailEveryNthList: offIfZero(c.failEveryNthList),
+		Faults:           c.faults,
+		RetryAfter:       c.retryAfter.mode,
+		HonestPagination: c.honest,
+		RateLimitHeaders: c.rateHeaders,
 	}
-	if c.honest {
-		opts = append(opts, adplatformtest.WithHonestPagination())
+	if len(c.syncErrors) > 0 {
+		o.SyncErrors = make(map[string]int, len(c.syncErrors))
+		for _, e := range c.syncErrors {
+			o.SyncErrors[e.id] = e.status
+		}
 	}
-	if c.rateHeaders {
-		opts = append(opts, adplatformtest.WithRateLimitHeaders())
+	return o
+}
+
+func offIfZero[T int | time.Duration](v T) T {
+	if v == 0 {
+		return -1
 	}
-	for _, e := range c.syncErrors {
-		opts = append(opts, adplatformtest.WithSyncError(e.id, e.status))
-	}
-	return opts
+	return v
 }
 
 // retryAfterFlag is -retry-after: none, seconds or date.

@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fakeplatform: %v\n", err)
 		return 2
 	}
-	p, err := adplatformtest.New(cfg.options()...)
+	p, err := adplatformtest.New(cfg.options())
 	if err != nil {
 		fmt.Fprintf(stderr, "fakeplatform: %v\n", err)
 		return 2
