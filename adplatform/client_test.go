@@ -676,6 +676,11 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 			t.Error("Campaigns on a zero Client yielded a campaign")
 		}
 	}
+	for _, err := range c.Pages(context.Background()) {
+		if err == nil {
+			t.Error("Pages on a zero Client yielded a page")
+		}
+	}
 	_ = c.String() + c.ClientID() + fmt.Sprint(c.Stats())
 	c.CloseIdleConnections()
 	if c.Limiter() != nil {
