@@ -36,7 +36,8 @@
 // (unknown, which the reference would accept) or 401 "Token expired" with
 // "expired_at".
 //
-// Every /api request but /api/error goes through, in this order:
+// Outside an outage (see Outages below), every /api request but /api/error
+// goes through, in this order:
 //
 //  1. The rate limit, per X-Client-ID header (absent: one "default"
 //     client): a sliding log of accepted request times, at most N accepted

@@ -14,9 +14,9 @@ import (
 )
 
 // DefaultEmail and DefaultPassword are the account the fake accepts unless
-// Options.Email and Options.Password say otherwise. They are the reference platform's
-// published test credentials, not a secret: use them in tests and examples
-// only.
+// Options.Email and Options.Password say otherwise. They are the reference
+// platform's published test credentials, not a secret: use them in tests
+// and examples only.
 const (
 	DefaultEmail    = "admin@mixoads.com"
 	DefaultPassword = "SuperSecret123!"
@@ -46,12 +46,12 @@ const (
 	maxRecordNumber = 1 << 53
 )
 
-// Options configure the fake. The zero value is the reference platform:
-// every field documents its default. As in adplatform.Options, a knob
-// whose zero value means "the default" is turned off with -1
-// (SyncLatency: -1 for instant syncs, RateLimit: -1 for no limit,
-// FailEveryNthList: -1 for never, Campaigns: -1 for none). [New] rejects
-// a nonsense value with an error naming the field.
+// Options configure the fake. As with every Options of this module, the
+// zero value is the default: here, the reference platform; every field
+// documents its own. A knob whose zero means "the default" is turned off
+// with -1, as River's Config does: SyncLatency -1 for instant syncs,
+// RateLimit -1 for no limit, FailEveryNthList -1 for never, Campaigns -1
+// for none. [New] rejects a nonsense value with an error naming the field.
 type Options struct {
 	// Email and Password are the only account the token endpoint accepts
 	// (defaults [DefaultEmail] and [DefaultPassword], each on its own). The
