@@ -122,9 +122,9 @@ func TestOutageConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
+	var switcher, clients sync.WaitGroup
 	stop := make(chan struct{})
-	wg.Go(func() {
+	switcher.Go(func() {
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
@@ -136,7 +136,7 @@ func TestOutageConcurrent(t *testing.T) {
 		}
 	})
 	for range 4 {
-		wg.Go(func() {
+		clients.Go(func() {
 			for range 100 {
 				if r := serve(p, http.MethodPost, "/auth/token"); r.status != 401 && (r.status < 500 || r.status > 503) {
 					t.Errorf("status %d", r.status)
@@ -144,9 +144,9 @@ func TestOutageConcurrent(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(10 * time.Millisecond)
+	clients.Wait()
 	close(stop)
-	wg.Wait()
+	switcher.Wait()
 }
 
 // A refusing server refuses new connections and has closed the open
