@@ -93,6 +93,9 @@ func TestServesAndStops(t *testing.T) {
 	t.Parallel()
 	p, base := start(t, "-campaigns", "5", "-sync-latency", "10ms", "-stats-interval", "0")
 
+	// The banner is written a line at a time: read it once its last line
+	// is there, not as soon as the URL is.
+	p.WaitStdout(t, regexp.MustCompile(`go run ./examples/basic -rate \S+\n`), 30*time.Second)
 	out := p.Stdout()
 	for _, want := range []string{adplatformtest.DefaultEmail, adplatformtest.DefaultPassword, "AD_PLATFORM_API_URL=" + base} {
 		if !strings.Contains(out, want) {
