@@ -21,7 +21,7 @@ import (
 // Concurrent first calls share one token request.
 func TestTokenSharedByConcurrentCalls(t *testing.T) {
 	t.Parallel()
-	srv := fake(t, adplatformtest.WithAuthLatency(50*time.Millisecond))
+	srv := fake(t, adplatformtest.Options{AuthLatency: 50 * time.Millisecond})
 	c := client(t, srv.URL)
 	var wg sync.WaitGroup
 	for i := range 20 {
@@ -32,7 +32,7 @@ func TestTokenSharedByConcurrentCalls(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := srv.Stats().TokensIssued; n != 1 {
+	if n := srv.Platform.Stats().TokensIssued; n != 1 {
 		t.Fatalf("%d tokens issued; want 1", n)
 	}
 	if n := c.Stats().TokenRefreshes; n != 1 {
@@ -45,7 +45,7 @@ func TestTokenSharedByConcurrentCalls(t *testing.T) {
 func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 	t.Parallel()
 	const ttl = 300 * time.Millisecond
-	srv := fake(t, adplatformtest.WithTokenTTL(ttl))
+	srv := fake(t, adplatformtest.Options{TokenTTL: ttl})
 	c := client(t, srv.URL)
 	deadline := time.Now().Add(4 * ttl)
 	calls := 0
@@ -56,7 +56,7 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 		calls++
 		time.Sleep(10 * time.Millisecond)
 	}
-	st := srv.Stats()
+	st := srv.Platform.Stats()
 	if n := st.Endpoints[adplatform.EndpointSync].Statuses[http.StatusUnauthorized]; n != 0 {
 		t.Fatalf("%d syncs met a 401; want 0 (refresh before expiry)", n)
 	}
@@ -71,13 +71,13 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 // refresh, and each is retried once.
 func TestTokenExpiredOneRefresh(t *testing.T) {
 	t.Parallel()
-	srv := fake(t, adplatformtest.WithSyncLatency(50*time.Millisecond))
+	srv := fake(t, adplatformtest.Options{SyncLatency: 50 * time.Millisecond})
 	var ev events
 	c := client(t, srv.URL, func(o *adplatform.Options) { o.Observer = &ev })
 	if _, err := c.SyncCampaign(ctxT(t), "campaign_1"); err != nil {
 		t.Fatal(err)
 	}
-	srv.ExpireTokens()
+	srv.Platform.ExpireTokens()
 	var wg sync.WaitGroup
 	for i := range 10 {
 		wg.Go(func() {
@@ -87,7 +87,7 @@ func TestTokenExpiredOneRefresh(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	st := srv.Stats()
+	st := srv.Platform.Stats()
 	if st.TokensIssued != 2 {
 		t.Fatalf("%d tokens issued; want 2 (one refresh for ten refused calls)", st.TokensIssued)
 	}
@@ -138,7 +138,7 @@ func TestTokenInvalidateComparesTokens(t *testing.T) {
 func TestTokenRefreshMarginClamped(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		platform, err := adplatformtest.New(adplatformtest.WithTokenTTL(2*time.Second), adplatformtest.WithSyncLatency(100*time.Millisecond))
+		platform, err := adplatformtest.New(adplatformtest.Options{TokenTTL: 2 * time.Second, SyncLatency: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestTokenRefusedTwice(t *testing.T) {
 // call, and nothing of the credentials in the error.
 func TestWrongCredentials(t *testing.T) {
 	t.Parallel()
-	srv := fake(t)
+	srv := fake(t, adplatformtest.Options{})
 	const wrong = "not-the-password-42"
 	c := clientAs(t, srv.URL, adplatform.StaticCredentials(email, wrong), func(o *adplatform.Options) {
 		o.BackoffMin, o.BackoffMax = time.Second, 5*time.Second // a retry would show in the time taken
@@ -198,7 +198,7 @@ func TestWrongCredentials(t *testing.T) {
 	if d := time.Since(start); d > 500*time.Millisecond {
 		t.Fatalf("took %s; want at once", d)
 	}
-	st := srv.Stats()
+	st := srv.Platform.Stats()
 	if st.Endpoints[adplatform.EndpointAuth].Requests != 1 || st.Endpoints[adplatform.EndpointSync].Requests != 0 {
 		t.Fatalf("platform saw %+v; want one token request only", st.Endpoints)
 	}
@@ -209,7 +209,7 @@ func TestWrongCredentials(t *testing.T) {
 
 func TestCredentialsProviderProblems(t *testing.T) {
 	t.Parallel()
-	srv := fake(t)
+	srv := fake(t, adplatformtest.Options{})
 	vaultDown := errors.New("vault unreachable")
 	for _, tc := range []struct {
 		name  string
@@ -230,7 +230,7 @@ func TestCredentialsProviderProblems(t *testing.T) {
 			t.Errorf("%s: err = %v; want an *AuthError", tc.name, err)
 		}
 	}
-	if n := len(srv.Requests()); n != 0 {
+	if n := len(srv.Platform.Requests()); n != 0 {
 		t.Fatalf("bad credentials made %d requests; want none", n)
 	}
 }
@@ -320,7 +320,7 @@ func TestTokenBadResponses(t *testing.T) {
 // what the platform sees.
 func TestClientIDDerived(t *testing.T) {
 	t.Parallel()
-	srv := fake(t)
+	srv := fake(t, adplatformtest.Options{})
 	c := client(t, srv.URL)
 	if id := c.ClientID(); id != "" {
 		t.Fatalf("ClientID before authentication = %q; want empty", id)
@@ -333,7 +333,7 @@ func TestClientIDDerived(t *testing.T) {
 	if got := c.ClientID(); got != want {
 		t.Fatalf("ClientID = %q; want %q", got, want)
 	}
-	if ids := srv.Stats().ClientIDs; len(ids) != 1 || ids[0] != want {
+	if ids := srv.Platform.Stats().ClientIDs; len(ids) != 1 || ids[0] != want {
 		t.Fatalf("platform saw client ids %v; want [%s]", ids, want)
 	}
 

@@ -105,7 +105,7 @@ func TestClientLimiter(t *testing.T) {
 // has_more. One request, and none of the synthetic campaigns 101+.
 func TestCampaignsPageSize100OneRequest(t *testing.T) {
 	t.Parallel()
-	srv := fake(t)
+	srv := fake(t, adplatformtest.Options{})
 	c := client(t, srv.URL)
 	ids, recErrs, err := collect(t, c)
 	if err != nil || len(recErrs) != 0 {
@@ -118,7 +118,7 @@ func TestCampaignsPageSize100OneRequest(t *testing.T) {
 	if !slices.Equal(ids, want) {
 		t.Fatalf("listed %d campaigns %v...; want campaign_1..campaign_100 in order", len(ids), ids[:min(len(ids), 3)])
 	}
-	if n := srv.Stats().Endpoints[adplatform.EndpointList].Requests; n != 1 {
+	if n := srv.Platform.Stats().Endpoints[adplatform.EndpointList].Requests; n != 1 {
 		t.Fatalf("%d list requests; want 1", n)
 	}
 }
@@ -127,7 +127,7 @@ func TestCampaignsPageSize100OneRequest(t *testing.T) {
 // request's 503 is retried.
 func TestCampaignsPageSize10WithThe503(t *testing.T) {
 	t.Parallel()
-	srv := fake(t, adplatformtest.WithFailEveryNthList(5))
+	srv := fake(t, adplatformtest.Options{FailEveryNthList: 5})
 	var ev events
 	c := client(t, srv.URL, func(o *adplatform.Options) { o.PageSize = 10; o.Observer = &ev })
 	ids, _, err := collect(t, c)
@@ -137,7 +137,7 @@ func TestCampaignsPageSize10WithThe503(t *testing.T) {
 	if len(ids) != 100 || ids[99] != "campaign_100" {
 		t.Fatalf("listed %d campaigns; want 100", len(ids))
 	}
-	st := srv.Stats().Endpoints[adplatform.EndpointList]
+	st := srv.Platform.Stats().Endpoints[adplatform.EndpointList]
 	// 10 pages, the 5th and 10th requests are 503s: 12 requests.
 	if st.Requests != 12 || st.Statuses[http.StatusServiceUnavailable] != 2 {
 		t.Fatalf("list requests %d (statuses %v); want 12 with two 503s", st.Requests, st.Statuses)
@@ -153,13 +153,13 @@ func TestCampaignsPageSize10WithThe503(t *testing.T) {
 
 func TestCampaignsHonestPagination(t *testing.T) {
 	t.Parallel()
-	srv := fake(t, adplatformtest.WithHonestPagination(), adplatformtest.WithCampaigns(95))
+	srv := fake(t, adplatformtest.Options{HonestPagination: true, Campaigns: 95})
 	c := client(t, srv.URL, func(o *adplatform.Options) { o.PageSize = 10 })
 	ids, _, err := collect(t, c)
 	if err != nil || len(ids) != 95 {
 		t.Fatalf("listed %d, %v; want 95", len(ids), err)
 	}
-	if n := srv.Stats().Endpoints[adplatform.EndpointList].Requests; n != 10 {
+	if n := srv.Platform.Stats().Endpoints[adplatform.EndpointList].Requests; n != 10 {
 		t.Fatalf("%d list requests; want 10", n)
 	}
 }
@@ -168,7 +168,7 @@ func TestCampaignsHonestPagination(t *testing.T) {
 // echoes, so that offsets stay right and nothing is skipped.
 func TestCampaignsCappedPageSize(t *testing.T) {
 	t.Parallel()
-	srv := fake(t, adplatformtest.WithHonestPagination(), adplatformtest.WithPageSizeCap(7))
+	srv := fake(t, adplatformtest.Options{HonestPagination: true, PageSizeCap: 7})
 	c := client(t, srv.URL) // asks for 100
 	ids, _, err := collect(t, c)
 	if err != nil {
@@ -177,7 +177,7 @@ func TestCampaignsCappedPageSize(t *testing.T) {
 	if len(ids) != 100 || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 100 {
 		t.Fatalf("listed %d campaigns (%d distinct); want 100", len(ids), len(slices.Compact(slices.Sorted(slices.Values(ids)))))
 	}
-	if n := srv.Stats().Endpoints[adplatform.EndpointList].Requests; n != 15 {
+	if n := srv.Platform.Stats().Endpoints[adplatform.EndpointList].Requests; n != 15 {
 		t.Fatalf("%d list requests; want 15 pages of 7", n)
 	}
 }
@@ -297,7 +297,7 @@ func TestPagesReference(t *testing.T) {
 	for _, tc := range []struct {
 		pageSize, pages int
 	}{{100, 1}, {10, 10}, {30, 4}} {
-		srv := fake(t)
+		srv := fake(t, adplatformtest.Options{})
 		c := client(t, srv.URL, func(o *adplatform.Options) { o.PageSize = tc.pageSize })
 		var n, records int
 		for p, err := range c.Pages(ctxT(t)) {
@@ -322,7 +322,7 @@ func TestPagesReference(t *testing.T) {
 		if n != tc.pages || records != 100 {
 			t.Errorf("page size %d: %d pages, %d records; want %d pages, 100 records", tc.pageSize, n, records, tc.pages)
 		}
-		if got := srv.Stats().Endpoints[adplatform.EndpointList].Requests; got != tc.pages {
+		if got := srv.Platform.Stats().Endpoints[adplatform.EndpointList].Requests; got != tc.pages {
 			t.Errorf("page size %d: %d list requests; want %d", tc.pageSize, got, tc.pages)
 		}
 	}
@@ -384,12 +384,12 @@ func TestPagesKeepLaterCopies(t *testing.T) {
 // Breaking out of Pages fetches nothing more.
 func TestPagesBreakStopsFetching(t *testing.T) {
 	t.Parallel()
-	srv := fake(t)
+	srv := fake(t, adplatformtest.Options{})
 	c := client(t, srv.URL, func(o *adplatform.Options) { o.PageSize = 10 })
 	for range c.Pages(ctxT(t)) {
 		break
 	}
-	if got := srv.Stats().Endpoints[adplatform.EndpointList].Requests; got != 1 {
+	if got := srv.Platform.Stats().Endpoints[adplatform.EndpointList].Requests; got != 1 {
 		t.Errorf("%d list requests; want 1", got)
 	}
 }
@@ -399,7 +399,7 @@ func TestPagesBreakStopsFetching(t *testing.T) {
 func TestCampaignsRecordError(t *testing.T) {
 	t.Parallel()
 	raw := `{"id":"campaign_4","name":"Campaign 4","status":"active","budget":1400,"impressions":"lots","clicks":1,"conversions":0}`
-	srv := fake(t, adplatformtest.WithRawRecord(3, []byte(raw)))
+	srv := fake(t, adplatformtest.Options{RawRecords: map[int]json.RawMessage{3: []byte(raw)}})
 	c := client(t, srv.URL)
 	var got []string
 	for cp, err := range c.Campaigns(ctxT(t)) {
@@ -418,7 +418,7 @@ func TestCampaignsRecordError(t *testing.T) {
 	if len(got) != 100 || got[3] != "ERR" || got[4] != "campaign_5" || got[99] != "campaign_100" {
 		t.Fatalf("listing yielded %d items; want 100 with the error in 4th place", len(got))
 	}
-	if n := srv.Stats().Endpoints[adplatform.EndpointList].Requests; n != 1 {
+	if n := srv.Platform.Stats().Endpoints[adplatform.EndpointList].Requests; n != 1 {
 		t.Fatalf("%d list requests; want 1", n)
 	}
 
@@ -442,7 +442,7 @@ func TestCampaignsRecordError(t *testing.T) {
 func TestCampaignsBreakStopsFetching(t *testing.T) {
 	t.Parallel()
 	for _, stopAfter := range []int{1, 5, 10} {
-		srv := fake(t)
+		srv := fake(t, adplatformtest.Options{})
 		c := client(t, srv.URL, func(o *adplatform.Options) { o.PageSize = 10 })
 		n := 0
 		for _, err := range c.Campaigns(ctxT(t)) {
@@ -454,7 +454,7 @@ func TestCampaignsBreakStopsFetching(t *testing.T) {
 				break
 			}
 		}
-		if got := srv.Stats().Endpoints[adplatform.EndpointList].Requests; got != 1 {
+		if got := srv.Platform.Stats().Endpoints[adplatform.EndpointList].Requests; got != 1 {
 			t.Errorf("break after %d: %d list requests; want 1", stopAfter, got)
 		}
 	}
@@ -494,14 +494,14 @@ func TestCampaignsPageErrorEnds(t *testing.T) {
 
 func TestListCampaignsArgs(t *testing.T) {
 	t.Parallel()
-	srv := fake(t)
+	srv := fake(t, adplatformtest.Options{})
 	c := client(t, srv.URL)
 	for _, a := range [][2]int{{0, 10}, {-1, 10}, {1, 0}, {1, 10_001}} {
 		if _, err := c.ListCampaigns(ctxT(t), a[0], a[1]); err == nil {
 			t.Errorf("ListCampaigns(%d, %d) succeeded", a[0], a[1])
 		}
 	}
-	if n := len(srv.Requests()); n != 0 {
+	if n := len(srv.Platform.Requests()); n != 0 {
 		t.Fatalf("invalid arguments made %d requests", n)
 	}
 }
@@ -517,7 +517,7 @@ func TestSyncOddIDs(t *testing.T) {
 	for i, id := range ids {
 		list = append(list, adplatform.Campaign{ID: id, Name: "n" + strconv.Itoa(i), Status: "active", Budget: "1"})
 	}
-	srv := fake(t, adplatformtest.WithCampaignList(list))
+	srv := fake(t, adplatformtest.Options{CampaignList: list})
 	c := client(t, srv.URL)
 	listed, _, err := collect(t, c)
 	if err != nil || !slices.Equal(listed, ids) {
@@ -529,7 +529,7 @@ func TestSyncOddIDs(t *testing.T) {
 			t.Errorf("SyncCampaign(%q) = %+v, %v", id, res, err)
 		}
 	}
-	st := srv.Stats()
+	st := srv.Platform.Stats()
 	for _, id := range ids {
 		if s := st.Syncs[id]; s.Calls != 1 || s.Succeeded != 1 {
 			t.Errorf("the platform saw %d calls of %q; want 1", s.Calls, id)
@@ -602,13 +602,13 @@ func TestRedirectNotFollowed(t *testing.T) {
 
 func TestClientStringHidesSecrets(t *testing.T) {
 	t.Parallel()
-	srv := fake(t)
+	srv := fake(t, adplatformtest.Options{})
 	c := client(t, srv.URL)
 	if _, err := c.SyncCampaign(ctxT(t), "campaign_1"); err != nil {
 		t.Fatal(err)
 	}
 	out := fmt.Sprintf("%v %+v %#v %s", c, c, c, c)
-	for _, secret := range append(srv.Tokens(), password) {
+	for _, secret := range append(srv.Platform.Tokens(), password) {
 		if strings.Contains(out, secret) {
 			t.Fatalf("printing the client leaks a secret: %s", out)
 		}
@@ -638,7 +638,7 @@ func TestRequestHeaders(t *testing.T) {
 // context, which hears only its own calls.
 func TestObserversOptionsAndContext(t *testing.T) {
 	t.Parallel()
-	srv := fake(t)
+	srv := fake(t, adplatformtest.Options{})
 	var all, mine, inner events
 	c := client(t, srv.URL, func(o *adplatform.Options) { o.Observer = &all })
 	if _, err := c.SyncCampaign(ctxT(t), "campaign_1"); err != nil {
@@ -674,6 +674,11 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 	for _, err := range c.Campaigns(context.Background()) {
 		if err == nil {
 			t.Error("Campaigns on a zero Client yielded a campaign")
+		}
+	}
+	for _, err := range c.Pages(context.Background()) {
+		if err == nil {
+			t.Error("Pages on a zero Client yielded a page")
 		}
 	}
 	_ = c.String() + c.ClientID() + fmt.Sprint(c.Stats())

@@ -25,14 +25,14 @@ import (
 func TestNoSecretThroughAnyDoor(t *testing.T) {
 	t.Parallel()
 	const pw = "pw-DOOR-7c1e9b"
-	srv := fake(t, adplatformtest.WithCredentials(email, pw))
+	srv := fake(t, adplatformtest.Options{Email: email, Password: pw})
 	creds := adplatform.Credentials{Email: email, Password: pw}
 	provider := adplatform.StaticCredentials(email, pw)
 	c := clientAs(t, srv.URL, provider)
 	if _, err := c.SyncCampaign(ctxT(t), "campaign_1"); err != nil {
 		t.Fatal(err)
 	}
-	secrets := append([]string{pw, base64.StdEncoding.EncodeToString([]byte(email + ":" + pw))}, srv.Tokens()...)
+	secrets := append([]string{pw, base64.StdEncoding.EncodeToString([]byte(email + ":" + pw))}, srv.Platform.Tokens()...)
 	if len(secrets) != 3 {
 		t.Fatalf("the fake issued %d tokens; want 1", len(secrets)-2)
 	}

@@ -16,10 +16,10 @@ import (
 // with a short rate window so that the example runs fast; against the real
 // platform, the zero Options are the platform's numbers (10 per minute).
 func ExampleNew() {
-	platform := adplatformtest.NewServer(
-		adplatformtest.WithRateLimit(10, 200*time.Millisecond),
-		adplatformtest.WithSyncLatency(10*time.Millisecond),
-	)
+	platform, err := adplatformtest.NewServer(adplatformtest.Options{RateLimit: 10, RateWindow: 200 * time.Millisecond, SyncLatency: 10 * time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer platform.Close()
 
 	client, err := adplatform.New(platform.URL,
@@ -54,7 +54,10 @@ func ExampleNew() {
 // Campaigns pages through the whole listing lazily. Here pages of 10 meet
 // the reference platform's every-fifth-request 503, which is retried.
 func ExampleClient_Campaigns() {
-	platform := adplatformtest.NewServer(adplatformtest.WithRateLimit(10, 200*time.Millisecond))
+	platform, err := adplatformtest.NewServer(adplatformtest.Options{RateLimit: 10, RateWindow: 200 * time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer platform.Close()
 
 	client, err := adplatform.New(platform.URL,
@@ -88,7 +91,10 @@ func ExampleClient_Campaigns() {
 // Pages yields whole pages, each record with the bytes the platform sent:
 // what a sync that stores the listing verbatim wants.
 func ExampleClient_Pages() {
-	platform := adplatformtest.NewServer(adplatformtest.WithRateLimit(10, 200*time.Millisecond))
+	platform, err := adplatformtest.NewServer(adplatformtest.Options{RateLimit: 10, RateWindow: 200 * time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer platform.Close()
 
 	client, err := adplatform.New(platform.URL,
@@ -118,10 +124,10 @@ func ExampleClient_Pages() {
 // One account, one X-Client-ID, one Client: goroutines share it, and its
 // limiter keeps all of them together within the platform's limit.
 func ExampleClient_Limiter() {
-	platform := adplatformtest.NewServer(
-		adplatformtest.WithRateLimit(4, 200*time.Millisecond),
-		adplatformtest.WithSyncLatency(0),
-	)
+	platform, err := adplatformtest.NewServer(adplatformtest.Options{RateLimit: 4, RateWindow: 200 * time.Millisecond, SyncLatency: -1})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer platform.Close()
 
 	client, err := adplatform.New(platform.URL,
@@ -146,7 +152,7 @@ func ExampleClient_Limiter() {
 	}
 	wg.Wait()
 	l := client.Limiter()
-	fmt.Printf("limit %d per %s; 429s: %d\n", l.Limit(), l.Window(), platform.Stats().RateLimited)
+	fmt.Printf("limit %d per %s; 429s: %d\n", l.Limit(), l.Window(), platform.Platform.Stats().RateLimited)
 	// Output:
 	// limit 4 per 200ms; 429s: 0
 }

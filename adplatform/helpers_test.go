@@ -2,6 +2,7 @@ package adplatform_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -23,19 +24,16 @@ const (
 	password = adplatformtest.DefaultPassword
 )
 
-// fake starts the fake platform for one test, with test-friendly
-// defaults (no rate limit, a fast sync, no every-5th-list 503) changed by
-// opts.
-func fake(t testing.TB, opts ...adplatformtest.Option) *adplatformtest.Server {
+// fake starts the fake platform for one test, with test-friendly values
+// for what opts leaves zero: no rate limit (its window, for
+// MaxAcceptedInWindow, a second), a fast sync, no every-5th-list 503.
+func fake(t testing.TB, opts adplatformtest.Options) *adplatformtest.Server {
 	t.Helper()
-	base := []adplatformtest.Option{
-		adplatformtest.WithRateLimit(0, time.Second),
-		adplatformtest.WithSyncLatency(5 * time.Millisecond),
-		adplatformtest.WithFailEveryNthList(0),
-	}
-	srv := adplatformtest.NewServer(append(base, opts...)...)
-	t.Cleanup(srv.Close)
-	return srv
+	opts.RateLimit = cmp.Or(opts.RateLimit, -1)
+	opts.RateWindow = cmp.Or(opts.RateWindow, time.Second)
+	opts.SyncLatency = cmp.Or(opts.SyncLatency, 5*time.Millisecond)
+	opts.FailEveryNthList = cmp.Or(opts.FailEveryNthList, -1)
+	return adplatformtest.Start(t, opts)
 }
 
 // settled returns the fake's stats once it has finished recording every
@@ -45,7 +43,7 @@ func settled(t testing.TB, srv *adplatformtest.Server) adplatformtest.Stats {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		st := srv.Stats()
+		st := srv.Platform.Stats()
 		if st.InFlight == 0 || time.Now().After(deadline) {
 			return st
 		}

@@ -60,15 +60,15 @@ func TestPacingRollingWindow(t *testing.T) {
 		latency = 20 * time.Millisecond
 	)
 	floor := time.Duration((n+limit-1)/limit-1)*window + latency
-	for _, platformLimit := range []int{0, limit} { // 0: the fake only measures, the client alone keeps the pace
-		srv := fake(t, adplatformtest.WithRateLimit(platformLimit, window), adplatformtest.WithSyncLatency(latency), adplatformtest.WithCampaigns(n))
+	for _, platformLimit := range []int{-1, limit} { // -1: the fake only measures, the client alone keeps the pace
+		srv := fake(t, adplatformtest.Options{RateLimit: platformLimit, RateWindow: window, SyncLatency: latency, Campaigns: n})
 		c := client(t, srv.URL, func(o *adplatform.Options) { o.RateLimit, o.RateWindow = limit, window })
 		start := time.Now()
 		if err := syncAll(ctxT(t), c, ids(n), limit+2); err != nil {
 			t.Fatal(err)
 		}
 		elapsed := time.Since(start)
-		st := srv.Stats()
+		st := srv.Platform.Stats()
 		t.Logf("platform limit %d: %d requests in %s, floor %s (%.3f), margin now %s", platformLimit, n, elapsed, floor,
 			float64(elapsed)/float64(floor), c.Limiter().Margin())
 		if elapsed < floor {
@@ -98,7 +98,7 @@ func TestPacingVirtualTime(t *testing.T) {
 			n       = 35
 			latency = 20 * time.Millisecond
 		)
-		platform, err := adplatformtest.New(adplatformtest.WithRateLimit(limit, window), adplatformtest.WithSyncLatency(latency), adplatformtest.WithCampaigns(n))
+		platform, err := adplatformtest.New(adplatformtest.Options{RateLimit: limit, RateWindow: window, SyncLatency: latency, Campaigns: n})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,8 +123,8 @@ func TestPacingVirtualTime(t *testing.T) {
 func TestTokenRefreshEarnsNo429(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		platform, err := adplatformtest.New(adplatformtest.WithRateLimit(2, time.Second), adplatformtest.WithAuthLatency(300*time.Millisecond),
-			adplatformtest.WithTokenTTL(2500*time.Millisecond), adplatformtest.WithSyncLatency(50*time.Millisecond), adplatformtest.WithCampaigns(30))
+		platform, err := adplatformtest.New(adplatformtest.Options{RateLimit: 2, RateWindow: time.Second, AuthLatency: 300 * time.Millisecond,
+			TokenTTL: 2500 * time.Millisecond, SyncLatency: 50 * time.Millisecond, Campaigns: 30})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +194,7 @@ func (t inProcess) RoundTrip(req *http.Request) (resp *http.Response, err error)
 func TestReferencePlatformVirtualTime(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		platform, err := adplatformtest.New() // the reference behaviour, unchanged
+		platform, err := adplatformtest.New(adplatformtest.Options{}) // the reference behaviour, unchanged
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +236,7 @@ func TestReferencePlatformVirtualTime(t *testing.T) {
 func TestReference429VirtualTime(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		platform, err := adplatformtest.New(adplatformtest.WithSyncLatency(0))
+		platform, err := adplatformtest.New(adplatformtest.Options{SyncLatency: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +299,7 @@ func BenchmarkListAndSync100(b *testing.B) {
 		latency = 100 * time.Millisecond
 	)
 	for b.Loop() {
-		srv := fake(b, adplatformtest.WithRateLimit(limit, window), adplatformtest.WithSyncLatency(latency), adplatformtest.WithFailEveryNthList(5))
+		srv := fake(b, adplatformtest.Options{RateLimit: limit, RateWindow: window, SyncLatency: latency, FailEveryNthList: 5})
 		c := client(b, srv.URL, func(o *adplatform.Options) { o.RateLimit, o.RateWindow, o.PageSize = limit, window, 100 })
 		start := time.Now()
 		var ids []string
@@ -313,7 +313,7 @@ func BenchmarkListAndSync100(b *testing.B) {
 			b.Fatal(err)
 		}
 		elapsed := time.Since(start)
-		st := srv.Stats()
+		st := srv.Platform.Stats()
 		requests := st.Endpoints[adplatform.EndpointList].Requests + st.Endpoints[adplatform.EndpointSync].Requests
 		floor := time.Duration((requests+limit-1)/limit-1)*window + latency
 		b.ReportMetric(float64(elapsed)/float64(floor), "ratio")

@@ -51,7 +51,7 @@ func TestEveryFaultRetriedAndBounded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.faults.Endpoints = []adplatform.Endpoint{adplatform.EndpointSync}
-			srv := fake(t, adplatformtest.WithFaults(tc.faults))
+			srv := fake(t, adplatformtest.Options{Faults: tc.faults})
 			var ev events
 			c := client(t, srv.URL, func(o *adplatform.Options) {
 				o.MaxRetries = maxRetries
@@ -76,13 +76,10 @@ func TestEveryFaultRetriedAndBounded(t *testing.T) {
 // still completes, each campaign synced.
 func TestRandomFaultsComplete(t *testing.T) {
 	t.Parallel()
-	srv := fake(t,
-		adplatformtest.WithHonestPagination(),
-		adplatformtest.WithCampaigns(30),
-		adplatformtest.WithFaults(adplatformtest.Faults{
-			Unavailable: 0.15, Hang: 0.05, Reset: 0.05, BadGateway: 0.05, Malformed: 0.1, Seed: 7,
-			Endpoints: []adplatform.Endpoint{adplatform.EndpointList, adplatform.EndpointSync, adplatform.EndpointAuth},
-		}))
+	srv := fake(t, adplatformtest.Options{HonestPagination: true, Campaigns: 30, Faults: adplatformtest.Faults{
+		Unavailable: 0.15, Hang: 0.05, Reset: 0.05, BadGateway: 0.05, Malformed: 0.1, Seed: 7,
+		Endpoints: []adplatform.Endpoint{adplatform.EndpointList, adplatform.EndpointSync, adplatform.EndpointAuth},
+	}})
 	c := client(t, srv.URL, func(o *adplatform.Options) {
 		o.PageSize = 5
 		o.MaxRetries = 12
@@ -102,7 +99,7 @@ func TestRandomFaultsComplete(t *testing.T) {
 	}
 	wg.Wait()
 	for _, id := range ids {
-		if srv.Stats().Syncs[id].Succeeded < 1 {
+		if srv.Platform.Stats().Syncs[id].Succeeded < 1 {
 			t.Errorf("%s never synced", id)
 		}
 	}
@@ -114,14 +111,14 @@ func TestRandomFaultsComplete(t *testing.T) {
 func TestClientErrorsNotRetried(t *testing.T) {
 	t.Parallel()
 	for _, status := range []int{400, 403, 404, 409, 410, 422} {
-		srv := fake(t, adplatformtest.WithSyncError("campaign_3", status))
+		srv := fake(t, adplatformtest.Options{SyncErrors: map[string]int{"campaign_3": status}})
 		c := client(t, srv.URL)
 		_, err := c.SyncCampaign(ctxT(t), "campaign_3")
 		var e *adplatform.APIError
 		if !errors.As(err, &e) || e.StatusCode != status || e.Attempts != 1 || e.Temporary() || e.Endpoint != adplatform.EndpointSync {
 			t.Errorf("HTTP %d: err = %v; want an *APIError, 1 attempt", status, err)
 		}
-		if n := srv.SyncCalls("campaign_3"); n != 1 {
+		if n := srv.Platform.Stats().Syncs["campaign_3"].Calls; n != 1 {
 			t.Errorf("HTTP %d: %d calls; want 1", status, n)
 		}
 	}
@@ -144,7 +141,7 @@ func TestRateLimited429Forms(t *testing.T) {
 			t.Parallel()
 			// The platform allows 2 per window; the client believes 100:
 			// the third request meets a 429.
-			srv := fake(t, adplatformtest.WithRateLimit(2, window), adplatformtest.WithRetryAfter(tc.mode))
+			srv := fake(t, adplatformtest.Options{RateLimit: 2, RateWindow: window, RetryAfter: tc.mode})
 			var ev events
 			c := client(t, srv.URL, func(o *adplatform.Options) { o.Observer = &ev })
 			start := time.Now()
@@ -154,8 +151,8 @@ func TestRateLimited429Forms(t *testing.T) {
 				}
 			}
 			elapsed := time.Since(start)
-			if c.Stats().RateLimited != 1 || srv.Stats().RateLimited != 1 {
-				t.Fatalf("client saw %d 429s, platform served %d; want 1", c.Stats().RateLimited, srv.Stats().RateLimited)
+			if c.Stats().RateLimited != 1 || srv.Platform.Stats().RateLimited != 1 {
+				t.Fatalf("client saw %d 429s, platform served %d; want 1", c.Stats().RateLimited, srv.Platform.Stats().RateLimited)
 			}
 			if elapsed < window {
 				t.Fatalf("done in %s: did not wait for the window (%s)", elapsed, window)
@@ -302,7 +299,7 @@ func TestServiceUnavailableDoesNotWaitLikeA429(t *testing.T) {
 // returns at once, with an error wrapping context.Canceled.
 func TestCancelDuringLimiterWait(t *testing.T) {
 	t.Parallel()
-	srv := fake(t)
+	srv := fake(t, adplatformtest.Options{})
 	c := client(t, srv.URL, func(o *adplatform.Options) { o.RateLimit, o.RateWindow = 1, 10*time.Second })
 	if _, err := c.SyncCampaign(ctxT(t), "campaign_1"); err != nil {
 		t.Fatal(err)
@@ -325,7 +322,7 @@ func TestCancelDuringLimiterWait(t *testing.T) {
 	if !errors.Is(err, adplatform.ErrLimiterDeadline) || !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 100*time.Millisecond {
 		t.Fatalf("err = %v after %s; want ErrLimiterDeadline at once", err, time.Since(start))
 	}
-	if n := srv.SyncCalls("campaign_2"); n != 0 {
+	if n := srv.Platform.Stats().Syncs["campaign_2"].Calls; n != 0 {
 		t.Fatalf("campaign_2 was sent %d times", n)
 	}
 }
@@ -371,7 +368,7 @@ func TestBackoffPastDeadlineFailsWithCause(t *testing.T) {
 // The caller's context is honoured inside an attempt too: not retried.
 func TestCallerDeadlineDuringAttempt(t *testing.T) {
 	t.Parallel()
-	srv := fake(t, adplatformtest.WithSyncLatency(5*time.Second))
+	srv := fake(t, adplatformtest.Options{SyncLatency: 5 * time.Second})
 	c := client(t, srv.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -379,7 +376,7 @@ func TestCallerDeadlineDuringAttempt(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v; want context.DeadlineExceeded", err)
 	}
-	if n := srv.SyncCalls("campaign_1"); n != 1 {
+	if n := srv.Platform.Stats().Syncs["campaign_1"].Calls; n != 1 {
 		t.Fatalf("%d attempts; want 1", n)
 	}
 }
@@ -417,14 +414,14 @@ func TestAttemptTimeouts(t *testing.T) {
 // A body over MaxResponseBytes is a *DecodeError, not retried.
 func TestResponseTooLarge(t *testing.T) {
 	t.Parallel()
-	srv := fake(t)
+	srv := fake(t, adplatformtest.Options{})
 	c := client(t, srv.URL, func(o *adplatform.Options) { o.MaxResponseBytes = 4096 })
 	_, err := c.ListCampaigns(ctxT(t), 1, 100)
 	var de *adplatform.DecodeError
 	if !errors.As(err, &de) || !strings.Contains(err.Error(), "over 4096 bytes") {
 		t.Fatalf("err = %v; want a *DecodeError for the size", err)
 	}
-	if n := srv.Stats().Endpoints[adplatform.EndpointList].Requests; n != 1 {
+	if n := srv.Platform.Stats().Endpoints[adplatform.EndpointList].Requests; n != 1 {
 		t.Fatalf("%d attempts; want 1", n)
 	}
 }
@@ -504,15 +501,14 @@ func TestEveryBodyClosed(t *testing.T) {
 func TestRateLimitHeadersLearned(t *testing.T) {
 	t.Parallel()
 	for _, ignore := range []bool{false, true} {
-		srv := fake(t, adplatformtest.WithRateLimit(3, 300*time.Millisecond), adplatformtest.WithRateLimitHeaders(),
-			adplatformtest.WithRetryAfter(adplatformtest.RetryAfterSeconds))
+		srv := fake(t, adplatformtest.Options{RateLimit: 3, RateWindow: 300 * time.Millisecond, RateLimitHeaders: true, RetryAfter: adplatformtest.RetryAfterSeconds})
 		c := client(t, srv.URL, func(o *adplatform.Options) { o.IgnoreRateLimitHeaders = ignore })
 		for i := range 4 {
 			if _, err := c.SyncCampaign(ctxT(t), "campaign_"+strconv.Itoa(i+1)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got := srv.Stats().RateLimited
+		got := srv.Platform.Stats().RateLimited
 		if !ignore && got != 0 {
 			t.Fatalf("%d 429s with the headers learned; want 0", got)
 		}

@@ -105,18 +105,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 		acctPassword = `pw-SECRET-9f8e7d "quoted"`
 		wrongPass    = "wrong-SECRET-1a2b3c"
 	)
-	platform, err := adplatformtest.New(
-		adplatformtest.WithCredentials(acctEmail, acctPassword),
-		adplatformtest.WithRateLimit(0, time.Second),
-		adplatformtest.WithSyncLatency(2*time.Millisecond),
-		adplatformtest.WithCampaigns(40),
-		adplatformtest.WithHonestPagination(),
-		adplatformtest.WithFailEveryNthList(3),
-		adplatformtest.WithFaults(adplatformtest.Faults{
-			Unavailable: 0.1, Hang: 0.05, Reset: 0.05, BadGateway: 0.1, Malformed: 0.1, Seed: 11,
-			Endpoints: []adplatform.Endpoint{adplatform.EndpointList, adplatform.EndpointSync, adplatform.EndpointAuth},
-		}),
-	)
+	platform, err := adplatformtest.New(adplatformtest.Options{Email: acctEmail, Password: acctPassword, RateLimit: -1, RateWindow: time.Second, SyncLatency: 2 * time.Millisecond, Campaigns: 40, HonestPagination: true, FailEveryNthList: 3, Faults: adplatformtest.Faults{
+		Unavailable: 0.1, Hang: 0.05, Reset: 0.05, BadGateway: 0.1, Malformed: 0.1, Seed: 11,
+		Endpoints: []adplatform.Endpoint{adplatform.EndpointList, adplatform.EndpointSync, adplatform.EndpointAuth},
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,8 +37,10 @@ func benchmarkFloor(b *testing.B, limit int, window, latency time.Duration, camp
 	var ratio, seconds, requests, http429 float64
 	for b.Loop() {
 		b.StopTimer()
-		srv := adplatformtest.NewServer(adplatformtest.WithCampaigns(campaigns),
-			adplatformtest.WithRateLimit(limit, window), adplatformtest.WithSyncLatency(latency))
+		srv, err := adplatformtest.NewServer(adplatformtest.Options{Campaigns: campaigns, RateLimit: limit, RateWindow: window, SyncLatency: latency})
+		if err != nil {
+			b.Fatal(err)
+		}
 		client, err := adplatform.New(srv.URL, adplatform.StaticCredentials(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword),
 			adplatform.Options{RateLimit: limit, RateWindow: window})
 		if err != nil {
@@ -60,7 +62,7 @@ func benchmarkFloor(b *testing.B, limit int, window, latency time.Duration, camp
 			b.Fatalf("synced %d: %v", rep.Synced, err)
 		}
 		// The floor counts what the rate limit counts: /api requests.
-		stats := srv.Stats()
+		stats := srv.Platform.Stats()
 		limited := stats.Endpoints[adplatform.EndpointList].Requests + stats.Endpoints[adplatform.EndpointSync].Requests
 		windows := (limited + limit - 1) / limit
 		floor := time.Duration(windows-1)*window + latency

@@ -18,11 +18,15 @@ import (
 func ExampleSyncer_Run() {
 	// The reference platform, time-compressed: 10 requests per 100ms
 	// instead of per minute, and a quick sync call.
-	platform := adplatformtest.NewServer(
-		adplatformtest.WithCampaigns(30),
-		adplatformtest.WithRateLimit(10, 100*time.Millisecond),
-		adplatformtest.WithSyncLatency(5*time.Millisecond),
-	)
+	platform, err := adplatformtest.NewServer(adplatformtest.Options{
+		Campaigns:   30,
+		RateLimit:   10,
+		RateWindow:  100 * time.Millisecond,
+		SyncLatency: 5 * time.Millisecond,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer platform.Close()
 
 	client, err := adplatform.New(platform.URL,

@@ -2,6 +2,7 @@ package syncer_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"iter"
 	"log/slog"
@@ -23,17 +24,14 @@ const (
 	testWindow = 200 * time.Millisecond
 )
 
-// newPlatform starts a fake platform with the test's time compression;
-// opts override it.
-func newPlatform(t testing.TB, opts ...adplatformtest.Option) *adplatformtest.Server {
+// newPlatform starts a fake platform with the test's time compression
+// for what opts leaves zero.
+func newPlatform(t testing.TB, opts adplatformtest.Options) *adplatformtest.Server {
 	t.Helper()
-	base := []adplatformtest.Option{
-		adplatformtest.WithRateLimit(testLimit, testWindow),
-		adplatformtest.WithSyncLatency(20 * time.Millisecond),
-	}
-	srv := adplatformtest.NewServer(append(base, opts...)...)
-	t.Cleanup(srv.Close)
-	return srv
+	opts.RateLimit = cmp.Or(opts.RateLimit, testLimit)
+	opts.RateWindow = cmp.Or(opts.RateWindow, testWindow)
+	opts.SyncLatency = cmp.Or(opts.SyncLatency, 20*time.Millisecond)
+	return adplatformtest.Start(t, opts)
 }
 
 // newClient returns a client of srv paced for the test window; tweak
@@ -90,17 +88,18 @@ func checkAllSynced(t testing.TB, rep syncer.Report, srv *adplatformtest.Server,
 		t.Errorf("report: seen %d synced %d failed %d interrupted %v; want %d synced, no failure (failures %v)",
 			rep.Seen, rep.Synced, rep.Failed, rep.Interrupted, n, rep.Failures)
 	}
-	if rep.HTTP429 != 0 || srv.Stats().RateLimited != 0 {
-		t.Errorf("earned 429s: report %d, platform %d", rep.HTTP429, srv.Stats().RateLimited)
+	stats := srv.Platform.Stats()
+	if rep.HTTP429 != 0 || stats.RateLimited != 0 {
+		t.Errorf("earned 429s: report %d, platform %d", rep.HTTP429, stats.RateLimited)
 	}
-	for id, got := range srv.Stats().MaxAcceptedInWindow {
+	for id, got := range stats.MaxAcceptedInWindow {
 		if got > testLimit {
 			t.Errorf("platform saw %d requests of client %s in one window, limit %d", got, id, testLimit)
 		}
 	}
 	for i := 1; i <= n; i++ {
 		id := campaignID(i)
-		if calls := srv.SyncCalls(id); calls != 1 {
+		if calls := stats.Syncs[id].Calls; calls != 1 {
 			t.Errorf("%s: %d sync calls, want 1", id, calls)
 		}
 		c, err := st.Get(context.Background(), account, id)

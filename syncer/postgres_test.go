@@ -39,7 +39,7 @@ func newPostgresStore(t testing.TB) (*postgres.Store, *postgrestest.Schema) {
 func TestRunPostgres(t *testing.T) {
 	t.Parallel()
 	st, _ := newPostgresStore(t)
-	srv := newPlatform(t, adplatformtest.WithSyncError("campaign_42", 503))
+	srv := newPlatform(t, adplatformtest.Options{SyncErrors: map[string]int{"campaign_42": 503}})
 	rep := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
 	if rep.Synced != 99 || rep.Failed != 1 || rep.Failures[0].CampaignID != "campaign_42" || rep.HTTP429 != 0 {
 		t.Fatalf("report %+v", rep)
@@ -49,7 +49,7 @@ func TestRunPostgres(t *testing.T) {
 		t.Fatalf("dead letters %+v, %v", letters, err)
 	}
 
-	healed := newPlatform(t)
+	healed := newPlatform(t, adplatformtest.Options{})
 	retry, err := newSyncer(t, newClient(t, healed), st, syncer.Options{}).RetryFailed(context.Background())
 	if err != nil || retry.Synced != 1 {
 		t.Fatalf("RetryFailed: %+v, %v", retry, err)
@@ -63,8 +63,8 @@ func TestRunPostgres(t *testing.T) {
 func TestTwoAccountsSharePostgres(t *testing.T) {
 	t.Parallel()
 	st, _ := newPostgresStore(t)
-	srvA := newPlatform(t, adplatformtest.WithCampaigns(40))
-	srvB := newPlatform(t, adplatformtest.WithCampaigns(30))
+	srvA := newPlatform(t, adplatformtest.Options{Campaigns: 40})
+	srvB := newPlatform(t, adplatformtest.Options{Campaigns: 30})
 	errs := make(chan error, 2)
 	reports := make(chan syncer.Report, 2)
 	for _, acct := range []struct {
@@ -101,7 +101,7 @@ func TestKillAndResumePostgres(t *testing.T) {
 		t.Skip("starts a subprocess")
 	}
 	st, schema := newPostgresStore(t)
-	srv := newPlatform(t, adplatformtest.WithCampaigns(80), adplatformtest.WithSyncLatency(40*time.Millisecond))
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 80, SyncLatency: 40 * time.Millisecond})
 
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), childRole+"=sync", childPlatform+"="+srv.URL, childDatabase+"="+schema.URL)
@@ -144,8 +144,9 @@ func TestKillAndResumePostgres(t *testing.T) {
 	if !rep.Resumed || rep.Skipped != len(before) || rep.Synced != 80-len(before) {
 		t.Fatalf("after the kill: %+v; want resumed, %d skipped, %d synced", rep, len(before), 80-len(before))
 	}
+	syncs := srv.Platform.Stats().Syncs
 	for id := range before {
-		if calls := srv.SyncCalls(id); calls != 1 {
+		if calls := syncs[id].Calls; calls != 1 {
 			t.Errorf("%s was recorded synced before the kill, yet called %d times", id, calls)
 		}
 	}
@@ -210,8 +211,11 @@ func childSync() int {
 func childPlatformServer() int {
 	var n int
 	fmt.Sscan(os.Getenv(childPlatform), &n)
-	srv := adplatformtest.NewServer(adplatformtest.WithCampaigns(n), adplatformtest.WithRateLimit(0, time.Second),
-		adplatformtest.WithSyncLatency(0), adplatformtest.WithFailEveryNthList(0), adplatformtest.WithHonestPagination())
+	srv, err := adplatformtest.NewServer(adplatformtest.Options{Campaigns: n, RateLimit: -1, SyncLatency: -1, FailEveryNthList: -1, HonestPagination: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	defer srv.Close()
 	fmt.Println(srv.URL)
 	bufio.NewReader(os.Stdin).ReadString('\n')

@@ -16,7 +16,7 @@ import (
 // does not sync again what it synced.
 func TestResumeAfterCancel(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.WithCampaigns(60), adplatformtest.WithSyncLatency(30*time.Millisecond))
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 60, SyncLatency: 30 * time.Millisecond})
 	st := memory.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -41,8 +41,9 @@ func TestResumeAfterCancel(t *testing.T) {
 	if !second.Resumed || second.RunID != first.RunID || second.Skipped != first.Synced || second.Synced != 60-first.Synced {
 		t.Fatalf("second run: %+v; want run %s resumed, %d skipped, %d synced", second, first.RunID, first.Synced, 60-first.Synced)
 	}
+	syncs := srv.Platform.Stats().Syncs
 	for id := range done {
-		if calls := srv.SyncCalls(id); calls != 1 {
+		if calls := syncs[id].Calls; calls != 1 {
 			t.Errorf("%s was synced by the first run and called %d times", id, calls)
 		}
 	}
@@ -60,7 +61,7 @@ func TestResumeAfterCancel(t *testing.T) {
 // Fresh ignores an unfinished run.
 func TestFreshIgnoresUnfinishedRun(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.WithCampaigns(20))
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 20})
 	st := memory.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	rec := &recorder{onSynced: func(n int) {
@@ -79,7 +80,7 @@ func TestFreshIgnoresUnfinishedRun(t *testing.T) {
 // rate-limit slot are abandoned, and no request goes out after the cancel.
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.WithCampaigns(100), adplatformtest.WithSyncLatency(300*time.Millisecond))
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 100, SyncLatency: 300 * time.Millisecond})
 	// Fewer slots than workers: some calls are always waiting in the limiter.
 	client := newClient(t, srv, func(o *adplatform.Options) { o.RateLimit = 5 })
 	st := memory.New()
@@ -95,7 +96,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("Run took %v to return after the cancel; calls on the wire need 300ms", wait)
 	}
 	var answered int
-	for _, r := range srv.Requests() {
+	for _, r := range srv.Platform.Requests() {
 		if r.Endpoint != adplatform.EndpointSync {
 			continue
 		}
@@ -120,7 +121,7 @@ func TestGracefulShutdown(t *testing.T) {
 // synced nor failed: the next run does them.
 func TestGracePeriodCutsSlowCalls(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.WithCampaigns(30), adplatformtest.WithSyncLatency(2*time.Second))
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 30, SyncLatency: 2 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()

@@ -23,7 +23,7 @@ func TestRunReferenceBehaviour(t *testing.T) {
 	for _, pageSize := range []int{10, 100} {
 		t.Run("page size "+itoa(pageSize), func(t *testing.T) {
 			t.Parallel()
-			srv := newPlatform(t)
+			srv := newPlatform(t, adplatformtest.Options{})
 			client := newClient(t, srv, func(o *adplatform.Options) { o.PageSize = pageSize })
 			st := memory.New()
 			rep := run(t, newSyncer(t, client, st, syncer.Options{}))
@@ -31,12 +31,12 @@ func TestRunReferenceBehaviour(t *testing.T) {
 
 			// Every list request but the 503 retries was needed: 10 pages
 			// at page size 10, one at 100.
-			list := srv.Stats().Endpoints[adplatform.EndpointList]
+			list := srv.Platform.Stats().Endpoints[adplatform.EndpointList]
 			wantPages := 100 / pageSize
 			if ok := list.Statuses[200]; ok != wantPages {
 				t.Errorf("%d successful list requests, want %d", ok, wantPages)
 			}
-			auth := srv.Stats().Endpoints[adplatform.EndpointAuth]
+			auth := srv.Platform.Stats().Endpoints[adplatform.EndpointAuth]
 			if rep.HTTPRequests != int64(auth.Requests+list.Requests+100) {
 				t.Errorf("report counts %d requests, the platform received %d auth + %d list + 100 sync",
 					rep.HTTPRequests, auth.Requests, list.Requests)
@@ -68,7 +68,7 @@ func TestRunUnderEveryFault(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f.Seed = 42
-			srv := newPlatform(t, adplatformtest.WithCampaigns(40), adplatformtest.WithFaults(f))
+			srv := newPlatform(t, adplatformtest.Options{Campaigns: 40, Faults: f})
 			client := newClient(t, srv, func(o *adplatform.Options) {
 				o.SyncTimeout = 300 * time.Millisecond // cuts a hang
 				o.ListTimeout = 300 * time.Millisecond
@@ -105,7 +105,7 @@ func TestRunUnderEveryFault(t *testing.T) {
 // every campaign still syncs.
 func TestRunAcrossTokenExpiry(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.WithTokenTTL(400*time.Millisecond), adplatformtest.WithCampaigns(60))
+	srv := newPlatform(t, adplatformtest.Options{TokenTTL: 400 * time.Millisecond, Campaigns: 60})
 	client := newClient(t, srv)
 	st := memory.New()
 	rep := run(t, newSyncer(t, client, st, syncer.Options{}))
@@ -127,10 +127,7 @@ func TestRunThrough429s(t *testing.T) {
 	for name, mode := range modes {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := newPlatform(t,
-				adplatformtest.WithCampaigns(12),
-				adplatformtest.WithRateLimit(4, 250*time.Millisecond),
-				adplatformtest.WithRetryAfter(mode))
+			srv := newPlatform(t, adplatformtest.Options{Campaigns: 12, RateLimit: 4, RateWindow: 250 * time.Millisecond, RetryAfter: mode})
 			client := newClient(t, srv, func(o *adplatform.Options) { o.RateLimit, o.RateWindow = 20, 250*time.Millisecond })
 			st := memory.New()
 			rep := run(t, newSyncer(t, client, st, syncer.Options{}))
@@ -150,9 +147,7 @@ func TestRunMalformedRecords(t *testing.T) {
 	t.Parallel()
 	badName := `{"id":"campaign_4","name":5,"status":"active","budget":1,"impressions":1,"clicks":1,"conversions":1}`
 	noID := `{"name":"nameless","status":"active","budget":1,"impressions":1,"clicks":1,"conversions":1}`
-	srv := newPlatform(t, adplatformtest.WithCampaigns(20),
-		adplatformtest.WithRawRecord(3, json.RawMessage(badName)),
-		adplatformtest.WithRawRecord(7, json.RawMessage(noID)))
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 20, RawRecords: map[int]json.RawMessage{3: json.RawMessage(badName), 7: json.RawMessage(noID)}})
 	st := memory.New()
 	rep := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
 	if rep.Seen != 20 || rep.Synced != 18 || rep.Failed != 2 {
@@ -178,7 +173,7 @@ func TestRunMalformedRecords(t *testing.T) {
 	if !raws[badName] || !raws[noID] {
 		t.Errorf("dead letters do not keep the raw records: %v", raws)
 	}
-	if srv.SyncCalls("campaign_4") != 0 {
+	if srv.Platform.Stats().Syncs["campaign_4"].Calls != 0 {
 		t.Error("a record that could not be decoded was synced")
 	}
 }
@@ -192,7 +187,7 @@ func TestRunStoreRejectsRecords(t *testing.T) {
 		{ID: "nul", Name: "bad\x00name", Status: "active", Budget: "2"},
 		{ID: "ok-2", Name: "'); DROP TABLE campaigns;--", Status: "active", Budget: "3.10"},
 	}
-	srv := newPlatform(t, adplatformtest.WithCampaignList(campaigns))
+	srv := newPlatform(t, adplatformtest.Options{CampaignList: campaigns})
 	st := memory.New()
 	rep := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
 	if rep.Synced != 2 || rep.Failed != 1 || rep.Failures[0].CampaignID != "nul" {
@@ -216,9 +211,7 @@ func TestRunStoreRejectsRecords(t *testing.T) {
 func TestDeadLettersAndRetryFailed(t *testing.T) {
 	t.Parallel()
 	st := memory.New()
-	broken := newPlatform(t, adplatformtest.WithCampaigns(10),
-		adplatformtest.WithSyncError("campaign_5", 500),
-		adplatformtest.WithSyncError("campaign_6", 422))
+	broken := newPlatform(t, adplatformtest.Options{Campaigns: 10, SyncErrors: map[string]int{"campaign_5": 500, "campaign_6": 422}})
 	rep := run(t, newSyncer(t, newClient(t, broken), st, syncer.Options{}))
 	if rep.Synced != 8 || rep.Failed != 2 {
 		t.Fatalf("synced %d failed %d; want 8 and 2", rep.Synced, rep.Failed)
@@ -229,17 +222,17 @@ func TestDeadLettersAndRetryFailed(t *testing.T) {
 			t.Errorf("%s: %v is not an *adplatform.APIError", f.CampaignID, f.Err)
 		}
 	}
-	if calls := broken.SyncCalls("campaign_6"); calls != 1 {
+	if calls := broken.Platform.Stats().Syncs["campaign_6"].Calls; calls != 1 {
 		t.Errorf("a 422 was retried: %d calls", calls)
 	}
-	if calls := broken.SyncCalls("campaign_5"); calls < 2 {
+	if calls := broken.Platform.Stats().Syncs["campaign_5"].Calls; calls < 2 {
 		t.Errorf("a 500 was not retried: %d calls", calls)
 	}
 	if c, _ := st.Get(context.Background(), "acct", "campaign_5"); !c.SyncedAt.IsZero() || c.Name != "Campaign 5" {
 		t.Errorf("failed campaign stored as %+v: want its listed data without SyncedAt", c)
 	}
 
-	healed := newPlatform(t, adplatformtest.WithCampaigns(10))
+	healed := newPlatform(t, adplatformtest.Options{Campaigns: 10})
 	retry, err := newSyncer(t, newClient(t, healed), st, syncer.Options{}).RetryFailed(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +240,7 @@ func TestDeadLettersAndRetryFailed(t *testing.T) {
 	if !retry.Retry || retry.Seen != 2 || retry.Synced != 2 || retry.Failed != 0 {
 		t.Fatalf("RetryFailed: %+v", retry)
 	}
-	if n := healed.Stats().Endpoints[adplatform.EndpointList].Requests; n != 0 {
+	if n := healed.Platform.Stats().Endpoints[adplatform.EndpointList].Requests; n != 0 {
 		t.Errorf("RetryFailed listed the account (%d requests)", n)
 	}
 	for _, id := range []string{"campaign_5", "campaign_6"} {
@@ -265,7 +258,7 @@ func TestDeadLettersAndRetryFailed(t *testing.T) {
 func TestRunTwiceIsIdempotent(t *testing.T) {
 	t.Parallel()
 	list := scriptedCampaigns(30)
-	srv := newPlatform(t, adplatformtest.WithCampaignList(list))
+	srv := newPlatform(t, adplatformtest.Options{CampaignList: list})
 	st := memory.New()
 	s := newSyncer(t, newClient(t, srv), st, syncer.Options{})
 	first := run(t, s)
@@ -284,8 +277,8 @@ func TestRunTwiceIsIdempotent(t *testing.T) {
 func TestTwoAccountsShareAStore(t *testing.T) {
 	t.Parallel()
 	st := memory.New()
-	srvA := newPlatform(t, adplatformtest.WithCampaigns(30))
-	srvB := newPlatform(t, adplatformtest.WithCampaignList(scriptedCampaigns(20)))
+	srvA := newPlatform(t, adplatformtest.Options{Campaigns: 30})
+	srvB := newPlatform(t, adplatformtest.Options{CampaignList: scriptedCampaigns(20)})
 	a := newSyncer(t, newClient(t, srvA, func(o *adplatform.Options) { o.ClientID = "client-a" }), st, syncer.Options{AccountID: "a"})
 	b := newSyncer(t, newClient(t, srvB, func(o *adplatform.Options) { o.ClientID = "client-b" }), st, syncer.Options{AccountID: "b"})
 	reports := make(chan syncer.Report, 2)
@@ -316,13 +309,11 @@ func TestTwoAccountsShareAStore(t *testing.T) {
 // last page is listed.
 func TestListingStreamsIntoSyncing(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.WithHonestPagination(), adplatformtest.WithFailEveryNthList(0),
-		adplatformtest.WithListLatency(20*time.Millisecond), adplatformtest.WithCampaigns(50),
-		adplatformtest.WithRateLimit(0, testWindow))
+	srv := newPlatform(t, adplatformtest.Options{HonestPagination: true, FailEveryNthList: -1, ListLatency: 20 * time.Millisecond, Campaigns: 50, RateLimit: -1, RateWindow: testWindow})
 	client := newClient(t, srv, func(o *adplatform.Options) { o.PageSize = 10; o.RateLimit = 1000 })
 	run(t, newSyncer(t, client, memory.New(), syncer.Options{}))
 	var firstSync, lastList time.Time
-	for _, r := range srv.Requests() {
+	for _, r := range srv.Platform.Requests() {
 		switch r.Endpoint {
 		case adplatform.EndpointSync:
 			if firstSync.IsZero() || r.Time.Before(firstSync) {
@@ -343,7 +334,7 @@ func TestListingStreamsIntoSyncing(t *testing.T) {
 // options that need bookkeeping say so.
 func TestStoreWithoutBookkeeping(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.WithCampaigns(15), adplatformtest.WithSyncError("campaign_2", 404))
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 15, SyncErrors: map[string]int{"campaign_2": 404}})
 	mem := memory.New()
 	s := newSyncer(t, newClient(t, srv), upsertOnly{mem}, syncer.Options{})
 	rep := run(t, s)
@@ -362,14 +353,14 @@ func TestStoreWithoutBookkeeping(t *testing.T) {
 // SkipSyncedWithin skips campaigns synced recently, without calling sync.
 func TestSkipSyncedWithin(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.WithCampaigns(20))
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 20})
 	st := memory.New()
 	run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
 	rep := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{SkipSyncedWithin: time.Hour}))
 	if rep.Skipped != 20 || rep.Synced != 0 || rep.Seen != 20 {
 		t.Fatalf("%+v: want all 20 skipped", rep)
 	}
-	if calls := srv.SyncCalls("campaign_1"); calls != 1 {
+	if calls := srv.Platform.Stats().Syncs["campaign_1"].Calls; calls != 1 {
 		t.Errorf("campaign_1 synced %d times", calls)
 	}
 }
@@ -407,7 +398,7 @@ func TestNewValidatesOptions(t *testing.T) {
 // Refused credentials are an error: the run could not run.
 func TestRunWithWrongCredentials(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t)
+	srv := newPlatform(t, adplatformtest.Options{})
 	client, err := adplatform.New(srv.URL, adplatform.StaticCredentials(adplatformtest.DefaultEmail, "wrong-password"), adplatform.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -487,7 +478,7 @@ func TestRunWhenPlatformAsksToWaitTooLong(t *testing.T) {
 // Observer events and Progress.
 func TestObserverAndProgress(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.WithCampaigns(25), adplatformtest.WithSyncError("campaign_9", 404))
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 25, SyncErrors: map[string]int{"campaign_9": 404}})
 	rec := &recorder{}
 	s := newSyncer(t, newClient(t, srv), memory.New(), syncer.Options{Observer: rec})
 	rep := run(t, s)
@@ -507,9 +498,7 @@ func TestObserverAndProgress(t *testing.T) {
 // any log line of a run that meets expiry, faults and failures.
 func TestNoSecretInLogs(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.WithCampaigns(30), adplatformtest.WithTokenTTL(300*time.Millisecond),
-		adplatformtest.WithSyncError("campaign_3", 400),
-		adplatformtest.WithFaults(adplatformtest.Faults{Unavailable: 0.1, BadGateway: 0.1, Malformed: 0.1, Seed: 7}))
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 30, TokenTTL: 300 * time.Millisecond, SyncErrors: map[string]int{"campaign_3": 400}, Faults: adplatformtest.Faults{Unavailable: 0.1, BadGateway: 0.1, Malformed: 0.1, Seed: 7}})
 	var logs logBuffer
 	client := newClient(t, srv, func(o *adplatform.Options) { o.Logger = logs.logger() })
 	rep := run(t, newSyncer(t, client, memory.New(), syncer.Options{Logger: logs.logger()}))
@@ -519,14 +508,14 @@ func TestNoSecretInLogs(t *testing.T) {
 		text += f.Err.Error()
 	}
 	basic := base64.StdEncoding.EncodeToString([]byte(adplatformtest.DefaultEmail + ":" + adplatformtest.DefaultPassword))
-	secrets := append([]string{adplatformtest.DefaultPassword, basic}, srv.Tokens()...)
+	secrets := append([]string{adplatformtest.DefaultPassword, basic}, srv.Platform.Tokens()...)
 	for _, secret := range secrets {
 		if strings.Contains(text, secret) {
 			t.Errorf("a secret (%.4s…) appears in the logs or the report", secret)
 		}
 	}
-	if !strings.Contains(logs.String(), `"run_id":"`+rep.RunID+`"`) || len(srv.Tokens()) < 2 {
-		t.Fatalf("the test saw too little: %d tokens, logs:\n%.2000s", len(srv.Tokens()), logs.String())
+	if !strings.Contains(logs.String(), `"run_id":"`+rep.RunID+`"`) || len(srv.Platform.Tokens()) < 2 {
+		t.Fatalf("the test saw too little: %d tokens, logs:\n%.2000s", len(srv.Platform.Tokens()), logs.String())
 	}
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		if strings.Contains(line, `"msg":"run `) && !strings.Contains(line, `"account":"acct"`) {

@@ -11,7 +11,7 @@ import (
 
 func TestTokenEndpoint(t *testing.T) {
 	t.Parallel()
-	srv := start(t, WithCredentials("ops@example.com", "pa:ss wörd"))
+	srv := Start(t, Options{Email: "ops@example.com", Password: "pa:ss wörd"})
 	r := send(t, srv, http.MethodPost, "/auth/token", basic("ops@example.com", "pa:ss wörd"))
 	if r.status != http.StatusOK {
 		t.Fatalf("status %d %s", r.status, r.body)
@@ -33,10 +33,10 @@ func TestTokenEndpoint(t *testing.T) {
 	if second == tok.AccessToken {
 		t.Error("two tokens are equal: they must be random")
 	}
-	if got := srv.Tokens(); !slices.Equal(got, []string{tok.AccessToken, second}) {
+	if got := srv.Platform.Tokens(); !slices.Equal(got, []string{tok.AccessToken, second}) {
 		t.Errorf("Tokens() = %v", got)
 	}
-	if got := srv.Stats().TokensIssued; got != 2 {
+	if got := srv.Platform.Stats().TokensIssued; got != 2 {
 		t.Errorf("TokensIssued = %d", got)
 	}
 }
@@ -48,7 +48,7 @@ func login2(t *testing.T, srv *Server, email, password string) string {
 
 func TestTokenEndpointRejects(t *testing.T) {
 	t.Parallel()
-	srv := start(t)
+	srv := Start(t, Options{})
 	tests := []struct {
 		name   string
 		header hdr
@@ -74,14 +74,14 @@ func TestTokenEndpointRejects(t *testing.T) {
 	if r := send(t, srv, http.MethodGet, "/auth/token", basic(DefaultEmail, DefaultPassword)); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" {
 		t.Errorf("GET /auth/token: %d, Allow %q", r.status, r.header.Get("Allow"))
 	}
-	if n := srv.Stats().TokensIssued; n != 0 {
+	if n := srv.Platform.Stats().TokensIssued; n != 0 {
 		t.Errorf("%d tokens issued for bad credentials", n)
 	}
 }
 
 func TestBearerRejects(t *testing.T) {
 	t.Parallel()
-	srv := start(t, WithRateLimit(0, time.Minute))
+	srv := Start(t, Options{RateLimit: -1})
 	token := login(t, srv)
 	tests := []struct {
 		name   string
@@ -104,7 +104,7 @@ func TestBearerRejects(t *testing.T) {
 			}
 		}
 	}
-	if got := srv.SyncCalls("campaign_1"); got != 0 {
+	if got := srv.Platform.Stats().Syncs["campaign_1"].Calls; got != 0 {
 		t.Errorf("SyncCalls counted %d unauthenticated calls", got)
 	}
 }
@@ -114,7 +114,7 @@ func TestBearerRejects(t *testing.T) {
 func TestTokenGlobalIssuedAt(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p, err := New(WithTokenTTL(time.Second), WithRateLimit(0, time.Minute), WithFailEveryNthList(0))
+		p, err := New(Options{TokenTTL: time.Second, RateLimit: -1, FailEveryNthList: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func TestTokenGlobalIssuedAt(t *testing.T) {
 func TestTokenShortTTL(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p, _ := New(WithTokenTTL(300 * time.Millisecond))
+		p, _ := New(Options{TokenTTL: 300 * time.Millisecond})
 		k := basic(DefaultEmail, DefaultPassword)
 		r := serve(p, http.MethodPost, "/auth/token", k)
 		var tok struct {
@@ -181,12 +181,12 @@ func TestTokenShortTTL(t *testing.T) {
 
 func TestExpireTokens(t *testing.T) {
 	t.Parallel()
-	srv := start(t)
+	srv := Start(t, Options{})
 	token := login(t, srv)
 	if r := send(t, srv, http.MethodGet, "/api/campaigns", bearer(token)); r.status != 200 {
 		t.Fatalf("fresh token: %d", r.status)
 	}
-	srv.ExpireTokens()
+	srv.Platform.ExpireTokens()
 	r := send(t, srv, http.MethodGet, "/api/campaigns", bearer(token))
 	var e errorBody
 	decode(t, r.body, &e)

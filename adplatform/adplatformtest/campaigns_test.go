@@ -28,7 +28,7 @@ func TestListReferencePages(t *testing.T) {
 	t.Parallel()
 	// The reference limit (10 per minute) would stop this walk at the
 	// 11th request; everything else is the default.
-	srv := start(t, WithRateLimit(0, time.Minute))
+	srv := Start(t, Options{RateLimit: -1})
 	token := login(t, srv)
 	var requests, unavailable []int
 	for pg := 1; pg <= 10; pg++ {
@@ -69,7 +69,7 @@ func TestListReferencePages(t *testing.T) {
 
 func TestListDefaultsAndGeneratedFields(t *testing.T) {
 	t.Parallel()
-	srv := start(t)
+	srv := Start(t, Options{})
 	token := login(t, srv)
 	a := list(t, srv, token, "") // page 1, limit 10
 	b := list(t, srv, token, "?page=1&limit=10")
@@ -79,7 +79,7 @@ func TestListDefaultsAndGeneratedFields(t *testing.T) {
 	if len(a.Data) != 10 || len(b.Data) != 10 {
 		t.Fatalf("got %d and %d campaigns, want 10", len(a.Data), len(b.Data))
 	}
-	day0 := srv.started.UTC().Truncate(time.Millisecond)
+	day0 := srv.Platform.started.UTC().Truncate(time.Millisecond)
 	changed := map[string]bool{}
 	for i, c := range a.Data {
 		k := i + 1
@@ -115,7 +115,7 @@ func TestListDefaultsAndGeneratedFields(t *testing.T) {
 // and page 2 is 100 synthetic campaigns.
 func TestListHasMoreQuirk(t *testing.T) {
 	t.Parallel()
-	srv := start(t)
+	srv := Start(t, Options{})
 	token := login(t, srv)
 	p1 := list(t, srv, token, "?page=1&limit=100")
 	if got, want := ids(p1.Data), wantIDs(1, 100); !slices.Equal(got, want) {
@@ -138,7 +138,7 @@ func TestListHasMoreQuirk(t *testing.T) {
 
 func TestListHonestPagination(t *testing.T) {
 	t.Parallel()
-	srv := start(t, WithHonestPagination(), WithCampaigns(95), WithFailEveryNthList(0))
+	srv := Start(t, Options{HonestPagination: true, Campaigns: 95, FailEveryNthList: -1})
 	token := login(t, srv)
 	tests := []struct {
 		query string
@@ -190,7 +190,11 @@ func TestListQuirkWithOtherTotals(t *testing.T) {
 		{7, 1, 5, "campaign_1", false, 5},
 	}
 	for _, tt := range tests {
-		srv := start(t, WithCampaigns(tt.n), WithRateLimit(0, time.Minute), WithFailEveryNthList(0))
+		campaigns := tt.n
+		if campaigns == 0 {
+			campaigns = -1 // none: 0 is the default
+		}
+		srv := Start(t, Options{Campaigns: campaigns, RateLimit: -1, FailEveryNthList: -1})
 		p := list(t, srv, login(t, srv), fmt.Sprintf("?page=%d&limit=%d", tt.page, tt.limit))
 		if len(p.Data) != tt.wantLen || p.Data[0].ID != tt.wantFirst || p.Pagination.HasMore != tt.wantMore || p.Pagination.Total != tt.n {
 			t.Errorf("n=%d page=%d limit=%d: first %s, %d records, %+v", tt.n, tt.page, tt.limit, p.Data[0].ID, len(p.Data), p.Pagination)
@@ -200,7 +204,7 @@ func TestListQuirkWithOtherTotals(t *testing.T) {
 
 func TestListInvalidParams(t *testing.T) {
 	t.Parallel()
-	srv := start(t, WithRateLimit(0, time.Minute), WithFailEveryNthList(0))
+	srv := Start(t, Options{RateLimit: -1, FailEveryNthList: -1})
 	token := login(t, srv)
 	for _, q := range []string{
 		"?page=0", "?page=-1", "?page=abc", "?page=", "?page=1.5", "?page=+2", "?page=1e3",
@@ -230,7 +234,7 @@ func TestListInvalidParams(t *testing.T) {
 
 func TestListPageSizeCap(t *testing.T) {
 	t.Parallel()
-	srv := start(t, WithPageSizeCap(20))
+	srv := Start(t, Options{PageSizeCap: 20})
 	token := login(t, srv)
 	p := list(t, srv, token, "?page=2&limit=100")
 	if got, want := ids(p.Data), wantIDs(21, 40); !slices.Equal(got, want) {
@@ -255,7 +259,7 @@ func TestListExplicitCampaigns(t *testing.T) {
 		{ID: "日本語 🎉", Name: "\x00nul\ttab\nnewline \"quote\" \\", Status: "", Budget: "-0.001"},
 		{ID: "..", Name: "dots", Status: "active", Budget: "123456789012345678901234567890"},
 	}
-	srv := start(t, WithCampaignList(want))
+	srv := Start(t, Options{CampaignList: want})
 	p := list(t, srv, login(t, srv), "?limit=100")
 	if !slices.Equal(p.Data[:3], want) {
 		t.Errorf("listed\n%+v\nwant\n%+v", p.Data[:3], want)
@@ -272,8 +276,7 @@ func TestListExplicitCampaigns(t *testing.T) {
 func TestListRawRecord(t *testing.T) {
 	t.Parallel()
 	raw := json.RawMessage(`{"id":"bad one","name":7,"budget":"lots","extra":[1,2]}`)
-	srv := start(t, WithRawRecord(12, raw), WithRawRecord(0, json.RawMessage(`null`)),
-		WithSyncLatency(0), WithFailEveryNthList(0))
+	srv := Start(t, Options{RawRecords: map[int]json.RawMessage{12: raw, 0: json.RawMessage(`null`)}, SyncLatency: -1, FailEveryNthList: -1})
 	token := login(t, srv)
 	r := send(t, srv, http.MethodGet, "/api/campaigns?page=2", bearer(token))
 	var body struct{ Data []json.RawMessage }

@@ -5,26 +5,28 @@
 //
 // # Using it in a test
 //
-//	srv := adplatformtest.NewServer(
-//		adplatformtest.WithRateLimit(5, 200*time.Millisecond), // short windows, fast tests
-//		adplatformtest.WithSyncLatency(10*time.Millisecond),
-//	)
-//	t.Cleanup(srv.Close)
+//	srv := adplatformtest.Start(t, adplatformtest.Options{
+//		RateLimit: 5, RateWindow: 200 * time.Millisecond, // short windows, fast tests
+//		SyncLatency: 10 * time.Millisecond,
+//	})
 //	syncEverything(t, srv.URL, adplatformtest.DefaultEmail, adplatformtest.DefaultPassword) // the code under test
 //	// Then assert on what the platform saw.
-//	st := srv.Stats()
+//	st := srv.Platform.Stats()
 //	if st.RateLimited != 0 { t.Errorf("client earned %d 429s", st.RateLimited) }
 //
-// [NewServer] listens on 127.0.0.1; [Server.Close] ends even requests the
-// fake holds open on purpose. [New] returns the bare [Platform], an
-// [net/http.Handler], to mount on a server of your own (call
-// [Platform.Close] before shutting that server down). Nothing is global:
-// any number of fakes run side by side.
+// [Start] listens on 127.0.0.1, fails the test on a bad option and closes
+// the server when the test ends; [NewServer] does the same for a program,
+// returning an error, and the caller closes it. [Server.Close] ends even
+// requests the fake holds open on purpose. [New] returns the bare
+// [Platform], an [net/http.Handler], to mount on a server of your own
+// (call [Platform.Close] before shutting that server down). Nothing is
+// global: any number of fakes run side by side.
 //
 // # What is reproduced
 //
 // POST /auth/token exchanges Basic credentials ([DefaultEmail] and
-// [DefaultPassword] unless [WithCredentials]) for a random bearer token:
+// [DefaultPassword] unless Options.Email and Password) for a random
+// bearer token:
 // 200 {"access_token","token_type":"Bearer","expires_in":3600,"issued_at"};
 // 401 "Invalid credentials" for wrong ones, 401 "Unauthorized" for a
 // missing or malformed header. It is not rate-limited. As on the reference,
@@ -34,7 +36,8 @@
 // (unknown, which the reference would accept) or 401 "Token expired" with
 // "expired_at".
 //
-// Every /api request but /api/error goes through, in this order:
+// Outside an outage (see Outages below), every /api request but /api/error
+// goes through, in this order:
 //
 //  1. The rate limit, per X-Client-ID header (absent: one "default"
 //     client): a sliding log of accepted request times, at most N accepted
@@ -45,7 +48,7 @@
 //     counts, whatever it then answers (a 401, a 404, a 503).
 //  2. The bearer token: a missing or non-Bearer header is 401
 //     "Unauthorized".
-//  3. Injected faults ([WithFaults]; none by default).
+//  3. Injected faults (Options.Faults; none by default).
 //  4. The endpoint.
 //
 // GET /api/campaigns?page=P&limit=L (defaults 1 and 10; anything but a
@@ -80,39 +83,49 @@
 //
 // # Knobs
 //
-// Each option overrides one reference default; see each one's
-// documentation.
+// [Options] holds every knob; its zero value is the reference platform,
+// and each field documents its default. A knob whose zero means the
+// default is turned off with -1.
 //
-//   - Data: [WithCampaigns] (n generated), [WithCampaignList] (explicit,
-//     served verbatim: odd ids, hostile text, int64 extremes),
-//     [WithRawRecord] (one listed record replaced by raw JSON).
-//   - Account: [WithCredentials], [WithTokenTTL] (a TTL under a second is
-//     sent as a fractional expires_in, e.g. 0.3).
-//   - Rate limit: [WithRateLimit] (n = 0 turns it off), [WithRetryAfter]
-//     (none, delta-seconds or HTTP-date), [WithRateLimitHeaders]
+//   - Data: Campaigns (n generated; -1 none), CampaignList (explicit,
+//     served verbatim: odd ids, hostile text, int64 extremes), RawRecords
+//     (listed records replaced by raw JSON).
+//   - Account: Email, Password, TokenTTL (a TTL under a second is sent as
+//     a fractional expires_in, e.g. 0.3).
+//   - Rate limit: RateLimit and RateWindow (RateLimit -1 turns it off),
+//     RetryAfter (none, delta-seconds or HTTP-date), RateLimitHeaders
 //     (X-RateLimit-* and RateLimit-*).
-//   - Time: [WithAuthLatency], [WithListLatency], [WithSyncLatency].
-//   - Failures: [WithFailEveryNthList] (0 turns it off), [WithFaults]
-//     (random 503, hang, connection reset, 502 HTML, truncated JSON, with a
-//     seed, on the endpoints chosen), [WithSyncError] (one campaign's sync
-//     always fails).
-//   - Pagination: [WithHonestPagination], [WithPageSizeCap].
+//   - Time: AuthLatency, ListLatency, SyncLatency (-1: instant).
+//   - Failures: FailEveryNthList (-1: never), Faults (random 503, hang,
+//     connection reset, 502 HTML, truncated JSON, with a seed, on the
+//     endpoints chosen), SyncErrors (a campaign's sync always fails).
+//   - Pagination: HonestPagination, PageSizeCap.
+//
+// # Outages
+//
+// A platform goes down while a client runs, and comes back. Three switches
+// make it so, at any moment, safe for concurrent use:
+// [Platform.SetOutage] with a Status makes every /auth and /api request
+// answer it (503, say) until SetOutage(Outage{}); with Reset, every such
+// connection is reset instead; [Server.Refuse] closes the listener and
+// every open connection, so that connections are refused, until
+// [Server.Accept] listens again on the same address. Stats.OutageRequests
+// counts the requests an outage failed; they count against no rate limit.
 //
 // # Inspection
 //
 // [Platform.Stats] is a snapshot: requests per endpoint (received,
 // accepted, rate-limited, by status), 429s served, tokens issued, requests
 // in flight and the most at once, client ids seen, the most requests
-// accepted inside one rolling window per client, and sync calls and
-// successes per campaign id. [Platform.MaxAcceptedInWindow] and
-// [Platform.SyncCalls] answer one question each; with the fake's limit off,
-// MaxAcceptedInWindow measures how well a client paces itself.
-// [Platform.Requests] is the request log (time, endpoint, method, escaped
-// path, client id, status, and whether the Authorization header was Basic,
-// Bearer or absent — never its value). [Platform.Tokens] returns the
-// tokens issued, for tests proving a client never leaks them.
-// [Platform.ExpireTokens] expires every token at once, to exercise a
-// client's refresh on 401.
+// accepted inside one rolling window per client (with the fake's limit
+// off, how well a client paces itself), sync calls and successes per
+// campaign id, and requests failed by an outage. [Platform.Requests] is
+// the request log (time, endpoint, method, escaped path, client id,
+// status, whether the rate limit or an outage failed it, and whether the
+// Authorization header was Basic, Bearer or absent — never its value).
+// [Platform.Tokens] returns the tokens issued, for tests proving a client
+// never leaks them. [Platform.ExpireTokens] expires every token at once,
+// to exercise a client's refresh on 401.
 //
 // # Time
 //
@@ -122,5 +135,5 @@
 // bubble's virtual clock: rolling windows, latencies and token expiry can
 // be tested to the nanosecond without sleeping. Create it inside the
 // bubble: its channels must belong to it. Connection resets and hangs need
-// a real connection, so test those over [NewServer].
+// a real connection, so test those over [Start] or [NewServer].
 package adplatformtest

@@ -12,7 +12,10 @@ import (
 
 // A test starts the fake, talks to it over HTTP, and inspects what it saw.
 func ExampleNewServer() {
-	srv := adplatformtest.NewServer()
+	srv, err := adplatformtest.NewServer(adplatformtest.Options{}) // the reference platform
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
 
 	// Exchange the test credentials for a bearer token.
@@ -58,7 +61,7 @@ func ExampleNewServer() {
 	}
 	fmt.Println("total", page.Pagination.Total, "has_more", page.Pagination.HasMore)
 
-	st := srv.Stats()
+	st := srv.Platform.Stats()
 	fmt.Println("tokens issued:", st.TokensIssued, "429s:", st.RateLimited, "clients:", st.ClientIDs)
 	// Output:
 	// token expires in 3600 s
@@ -67,4 +70,37 @@ func ExampleNewServer() {
 	// campaign_3 Campaign 3 active 1300
 	// total 100 has_more true
 	// tokens issued: 1 429s: 0 clients: [example]
+}
+
+// An outage, switched on and off while clients run: every /auth and /api
+// request fails as told, then the platform is back with its state intact.
+func ExamplePlatform_SetOutage() {
+	srv, err := adplatformtest.NewServer(adplatformtest.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	login := func() int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/auth/token", nil)
+		req.SetBasicAuth(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	if err := srv.Platform.SetOutage(adplatformtest.Outage{Status: http.StatusServiceUnavailable}); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("during the outage:", login(), login())
+	_ = srv.Platform.SetOutage(adplatformtest.Outage{}) // back
+	fmt.Println("after:", login())
+	fmt.Println("failed by the outage:", srv.Platform.Stats().OutageRequests)
+	// Output:
+	// during the outage: 503 503
+	// after: 200
+	// failed by the outage: 2
 }

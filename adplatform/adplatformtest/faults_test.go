@@ -82,12 +82,12 @@ func TestFaultKinds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := start(t, WithFaults(tt.faults), WithFailEveryNthList(0))
+			srv := Start(t, Options{Faults: tt.faults, FailEveryNthList: -1})
 			token := login(t, srv) // faults stay off the token endpoint by default
 			resp, body, err := rawDo(t, srv, 300*time.Millisecond, http.MethodGet, "/api/campaigns", bearer(token))
 			tt.check(t, resp, body, err)
 			srv.Close() // waits for the handler, hijacked or not: its record is complete
-			reqs := srv.Requests()
+			reqs := srv.Platform.Requests()
 			last := reqs[len(reqs)-1]
 			wantStatus := map[string]int{"unavailable": 503, "bad gateway": 502, "malformed": 200, "reset": 0, "hang": 0}[tt.name]
 			if last.Endpoint != adplatform.EndpointList || last.Status != wantStatus || last.RateLimited {
@@ -101,8 +101,7 @@ func TestFaultKinds(t *testing.T) {
 // named.
 func TestFaultEndpoints(t *testing.T) {
 	t.Parallel()
-	srv := start(t, WithFaults(Faults{Unavailable: 1, Endpoints: []adplatform.Endpoint{adplatform.EndpointSync}}),
-		WithSyncLatency(0))
+	srv := Start(t, Options{Faults: Faults{Unavailable: 1, Endpoints: []adplatform.Endpoint{adplatform.EndpointSync}}, SyncLatency: -1})
 	token := login(t, srv)
 	if r := send(t, srv, http.MethodGet, "/api/campaigns", bearer(token)); r.status != 200 {
 		t.Errorf("list with faults on sync only: %d", r.status)
@@ -111,21 +110,21 @@ func TestFaultEndpoints(t *testing.T) {
 		t.Errorf("sync: %d, want 503", r.status)
 	}
 	// The sync call still counts, without a success.
-	if s := srv.Stats().Syncs["campaign_1"]; s != (SyncStats{Calls: 1}) {
+	if s := srv.Platform.Stats().Syncs["campaign_1"]; s != (SyncStats{Calls: 1}) {
 		t.Errorf("Syncs = %+v", s)
 	}
 
-	auth := start(t, WithFaults(Faults{Malformed: 1, Endpoints: []adplatform.Endpoint{adplatform.EndpointAuth}}))
+	auth := Start(t, Options{Faults: Faults{Malformed: 1, Endpoints: []adplatform.Endpoint{adplatform.EndpointAuth}}})
 	r := send(t, auth, http.MethodPost, "/auth/token", basic(DefaultEmail, DefaultPassword))
 	if r.status != 200 || json.Valid(r.body) || !strings.HasPrefix(string(r.body), `{"access_token":"fake_`) {
 		t.Errorf("token with a malformed fault: %d %s", r.status, r.body)
 	}
 	// A malformed sync is not a success.
-	msync := start(t, WithFaults(Faults{Malformed: 1}), WithSyncLatency(0))
+	msync := Start(t, Options{Faults: Faults{Malformed: 1}, SyncLatency: -1})
 	if r := send(t, msync, http.MethodPost, syncPath("campaign_2"), bearer(login(t, msync))); r.status != 200 || json.Valid(r.body) {
 		t.Errorf("malformed sync: %d %s", r.status, r.body)
 	}
-	if s := msync.Stats().Syncs["campaign_2"]; s != (SyncStats{Calls: 1}) {
+	if s := msync.Platform.Stats().Syncs["campaign_2"]; s != (SyncStats{Calls: 1}) {
 		t.Errorf("malformed sync counted as %+v", s)
 	}
 }
@@ -135,8 +134,7 @@ func TestFaultEndpoints(t *testing.T) {
 func TestFaultSeed(t *testing.T) {
 	t.Parallel()
 	statuses := func(seed uint64) []int {
-		srv := start(t, WithFaults(Faults{Unavailable: 0.3, BadGateway: 0.2, Seed: seed}),
-			WithRateLimit(0, time.Minute), WithFailEveryNthList(0))
+		srv := Start(t, Options{Faults: Faults{Unavailable: 0.3, BadGateway: 0.2, Seed: seed}, RateLimit: -1, FailEveryNthList: -1})
 		token := login(t, srv)
 		var out []int
 		for range 200 {
@@ -164,8 +162,10 @@ func TestFaultSeed(t *testing.T) {
 // Close ends requests the fake holds open on purpose, and never hangs.
 func TestCloseReleasesHungRequests(t *testing.T) {
 	t.Parallel()
-	srv := NewServer(WithFaults(Faults{Hang: 1, Endpoints: []adplatform.Endpoint{adplatform.EndpointList}}),
-		WithSyncLatency(time.Hour), WithRateLimit(0, time.Minute))
+	srv, err := NewServer(Options{Faults: Faults{Hang: 1, Endpoints: []adplatform.Endpoint{adplatform.EndpointList}}, SyncLatency: time.Hour, RateLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	token := login(t, srv)
 	errs := make(chan error, 8)
 	for i := range 8 { // a mix of hung lists and hour-long syncs
@@ -179,7 +179,7 @@ func TestCloseReleasesHungRequests(t *testing.T) {
 			errs <- err
 		}()
 	}
-	waitFor(t, "8 requests in flight", func() bool { return srv.Stats().InFlight == 8 })
+	waitFor(t, "8 requests in flight", func() bool { return srv.Platform.Stats().InFlight == 8 })
 	closed := make(chan struct{})
 	start := time.Now()
 	go func() {
@@ -197,7 +197,7 @@ func TestCloseReleasesHungRequests(t *testing.T) {
 			t.Error("a held request got an answer after Close")
 		}
 	}
-	st := srv.Stats()
+	st := srv.Platform.Stats()
 	if st.InFlight != 0 || st.MaxInFlight != 8 {
 		t.Errorf("InFlight %d, MaxInFlight %d; want 0 and 8", st.InFlight, st.MaxInFlight)
 	}

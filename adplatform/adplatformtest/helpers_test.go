@@ -13,14 +13,6 @@ import (
 	"github.com/adsync/adsync/adplatform"
 )
 
-// start serves a fake on loopback for one test.
-func start(t *testing.T, opts ...Option) *Server {
-	t.Helper()
-	srv := NewServer(opts...)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // reply is one answer, read whole.
 type reply struct {
 	status int

@@ -1,9 +1,11 @@
 package adplatformtest
 
 import (
+	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -12,15 +14,15 @@ import (
 )
 
 // DefaultEmail and DefaultPassword are the account the fake accepts unless
-// [WithCredentials] says otherwise. They are the reference platform's
-// published test credentials, not a secret: use them in tests and examples
-// only.
+// Options.Email and Options.Password say otherwise. They are the reference
+// platform's published test credentials, not a secret: use them in tests
+// and examples only.
 const (
 	DefaultEmail    = "admin@mixoads.com"
 	DefaultPassword = "SuperSecret123!"
 )
 
-// The reference platform's numbers, each overridable by an [Option].
+// The reference platform's numbers, the defaults of [Options].
 const (
 	DefaultCampaigns        = 100
 	DefaultRateLimit        = 10
@@ -44,9 +46,87 @@ const (
 	maxRecordNumber = 1 << 53
 )
 
-// Option changes one of the fake's reference defaults. Options are applied
-// in order; a later option overrides an earlier one of the same kind.
-type Option func(*config) error
+// Options configure the fake. As with every Options of this module, the
+// zero value is the default: here, the reference platform; every field
+// documents its own. A knob whose zero means "the default" is turned off
+// with -1, as River's Config does: SyncLatency -1 for instant syncs,
+// RateLimit -1 for no limit, FailEveryNthList -1 for never, Campaigns -1
+// for none. [New] rejects a nonsense value with an error naming the field.
+type Options struct {
+	// Email and Password are the only account the token endpoint accepts
+	// (defaults [DefaultEmail] and [DefaultPassword], each on its own). The
+	// email cannot hold ':', which Basic authentication cannot carry.
+	Email, Password string
+
+	// Campaigns is the number of generated campaigns (default 100; -1:
+	// none), generated as the reference does: ids campaign_1..campaign_n,
+	// names "Campaign k", status "active", budget 1000+100k, created_at k
+	// days before the fake started, and impressions, clicks and
+	// conversions drawn afresh on every listing.
+	Campaigns int
+	// CampaignList, when not nil, is served instead of generated
+	// campaigns, exactly, in this order: their counts do not change
+	// between listings. Ids must be unique, non-empty and valid UTF-8
+	// (JSON cannot carry anything else); they may hold any character, '/',
+	// '?', '#', '%' and spaces included. An empty, non-nil list serves no
+	// campaigns. The slice is copied; Campaigns must then be 0.
+	CampaignList []adplatform.Campaign
+	// RawRecords replace listed records by raw JSON, keyed by 0-based
+	// position across pages (page p, position i of limit L is
+	// (p-1)*L+i), which must be a real campaign's. The JSON must be valid
+	// but need not be a valid campaign: a record with a missing field, a
+	// string count or a null id tests how a client survives one bad
+	// record. If a record is an object with a string "id", the sync
+	// endpoint knows that id too. The map and its values are copied.
+	RawRecords map[int]json.RawMessage
+
+	// RateLimit is the number of /api requests accepted per client id in
+	// any rolling RateWindow (default 10 per 60 s; RateLimit -1: no limit,
+	// RateWindow still being the window Stats.MaxAcceptedInWindow measures
+	// with).
+	RateLimit  int
+	RateWindow time.Duration
+	// RetryAfter says how a 429 tells the client when to retry (default
+	// [RetryAfterNone], as the reference).
+	RetryAfter RetryAfterMode
+	// RateLimitHeaders adds X-RateLimit-Limit/Remaining/Reset and
+	// RateLimit-Limit/Remaining/Reset to every rate-limited /api response
+	// (the reference sends none). Remaining counts the slots left after
+	// this request; Reset is the number of seconds, rounded up, until the
+	// oldest request in the client's window leaves it and a slot frees.
+	RateLimitHeaders bool
+
+	// SyncLatency is how long a sync call takes before it answers 200
+	// (default 2 s; -1: at once). AuthLatency delays every token response
+	// and ListLatency every successful listing (default 0).
+	SyncLatency time.Duration
+	AuthLatency time.Duration
+	ListLatency time.Duration
+	// TokenTTL is how long tokens live after the latest issue (default
+	// 3600 s). A TTL that is not a whole number of seconds is sent in
+	// expires_in as a fractional number (0.3 for 300 ms).
+	TokenTTL time.Duration
+
+	// FailEveryNthList makes every nth authenticated list request answer
+	// 503 (default 5, as the reference; -1: never).
+	FailEveryNthList int
+	// Faults inject random failures (default none).
+	Faults Faults
+	// SyncErrors makes every sync of a campaign id answer a status
+	// (400–599) at once, with the platform's JSON error body, whether or
+	// not the campaign exists. The map is copied.
+	SyncErrors map[string]int
+
+	// HonestPagination makes listings honest: has_more is page*limit <
+	// total and no synthetic campaigns pad pages past the end. The default
+	// is the reference's quirk.
+	HonestPagination bool
+	// PageSizeCap serves at most this many campaigns per page: a request
+	// asking for more gets that many, and pagination.limit says so.
+	// Default 0: no cap (limits up to 10000 are honoured, larger ones are
+	// a 400).
+	PageSizeCap int
+}
 
 // RetryAfterMode says how a 429 tells the client when to retry.
 type RetryAfterMode int
@@ -90,7 +170,8 @@ type Faults struct {
 	Endpoints []adplatform.Endpoint
 }
 
-// config is everything the options set; New validates it once.
+// config is Options validated, with the defaults applied and every knob
+// resolved: 0 means off (no limit, instant, never, none).
 type config struct {
 	email, password string
 
@@ -114,21 +195,6 @@ type config struct {
 	rateHeaders      bool
 }
 
-func defaultConfig() config {
-	return config{
-		email:            DefaultEmail,
-		password:         DefaultPassword,
-		campaigns:        DefaultCampaigns,
-		raw:              map[int]json.RawMessage{},
-		syncErr:          map[string]int{},
-		rateLimit:        DefaultRateLimit,
-		rateWindow:       DefaultRateWindow,
-		syncLatency:      DefaultSyncLatency,
-		tokenTTL:         DefaultTokenTTL,
-		failEveryNthList: DefaultFailEveryNthList,
-	}
-}
-
 // total is the number of real campaigns.
 func (c *config) total() int {
 	if c.list != nil {
@@ -137,17 +203,94 @@ func (c *config) total() int {
 	return c.campaigns
 }
 
-// validate checks what single options cannot: how they combine.
-func (c *config) validate() error {
-	bad := -1
-	for i := range c.raw {
-		if i >= c.total() && (bad < 0 || i < bad) {
-			bad = i
+// fieldError names the bad field.
+func fieldError(field, format string, args ...any) error {
+	return fmt.Errorf("adplatformtest: Options.%s: %s", field, fmt.Sprintf(format, args...))
+}
+
+// orOff resolves a knob whose zero is def and whose -1 is off (0).
+func orOff[T int | time.Duration](field string, v, def T) (T, error) {
+	switch {
+	case v == 0:
+		return def, nil
+	case v == -1:
+		return 0, nil
+	case v < 0:
+		return 0, fieldError(field, "must not be negative but -1 (off), got %v", v)
+	}
+	return v, nil
+}
+
+func newConfig(o Options) (config, error) {
+	c := config{
+		email:       cmp.Or(o.Email, DefaultEmail),
+		password:    cmp.Or(o.Password, DefaultPassword),
+		retry:       o.RetryAfter,
+		rateHeaders: o.RateLimitHeaders,
+		honest:      o.HonestPagination,
+	}
+	if strings.Contains(c.email, ":") {
+		// Basic authentication cannot carry a colon in the user part.
+		return c, fieldError("Email", "must not contain ':'")
+	}
+	var err error
+	if c.campaigns, err = orOff("Campaigns", o.Campaigns, DefaultCampaigns); err != nil {
+		return c, err
+	}
+	if o.CampaignList != nil {
+		if o.Campaigns != 0 {
+			return c, fieldError("Campaigns", "must be 0 with a CampaignList, got %d", o.Campaigns)
+		}
+		if c.list, err = campaignList(o.CampaignList); err != nil {
+			return c, err
 		}
 	}
-	if bad >= 0 {
-		return fmt.Errorf("adplatformtest: WithRawRecord: index %d is past the last campaign (%d campaigns)", bad, c.total())
+	c.raw = make(map[int]json.RawMessage, len(o.RawRecords))
+	for i, raw := range o.RawRecords {
+		switch {
+		case i < 0 || i >= c.total():
+			return c, fieldError("RawRecords", "index %d is not a campaign's (%d campaigns)", i, c.total())
+		case !json.Valid(raw):
+			return c, fieldError("RawRecords", "record %d is not valid JSON", i)
+		}
+		c.raw[i] = slices.Clone(raw)
 	}
+
+	if c.rateLimit, err = orOff("RateLimit", o.RateLimit, DefaultRateLimit); err != nil {
+		return c, err
+	}
+	if o.RateWindow < 0 {
+		return c, fieldError("RateWindow", "must not be negative, got %s", o.RateWindow)
+	}
+	c.rateWindow = cmp.Or(o.RateWindow, DefaultRateWindow)
+	switch o.RetryAfter {
+	case RetryAfterNone, RetryAfterSeconds, RetryAfterHTTPDate:
+	default:
+		return c, fieldError("RetryAfter", "unknown mode %d", o.RetryAfter)
+	}
+
+	if c.syncLatency, err = orOff("SyncLatency", o.SyncLatency, DefaultSyncLatency); err != nil {
+		return c, err
+	}
+	for _, l := range []struct {
+		name string
+		v    time.Duration
+	}{{"AuthLatency", o.AuthLatency}, {"ListLatency", o.ListLatency}, {"TokenTTL", o.TokenTTL}} {
+		if l.v < 0 {
+			return c, fieldError(l.name, "must not be negative, got %s", l.v)
+		}
+	}
+	c.authLatency, c.listLatency = o.AuthLatency, o.ListLatency
+	c.tokenTTL = cmp.Or(o.TokenTTL, DefaultTokenTTL)
+
+	if c.failEveryNthList, err = orOff("FailEveryNthList", o.FailEveryNthList, DefaultFailEveryNthList); err != nil {
+		return c, err
+	}
+	if err := o.Faults.validate(); err != nil {
+		return c, err
+	}
+	c.faults = o.Faults
+	c.faults.Endpoints = slices.Clone(o.Faults.Endpoints)
 	c.endpoints = map[adplatform.Endpoint]bool{}
 	eps := c.faults.Endpoints
 	if len(eps) == 0 {
@@ -156,241 +299,62 @@ func (c *config) validate() error {
 	for _, e := range eps {
 		c.endpoints[e] = true
 	}
-	return nil
-}
-
-// WithCampaigns serves n generated campaigns, as the reference generates
-// them: ids campaign_1..campaign_n, names "Campaign k", status "active",
-// budget 1000+100k, created_at k days before the fake started, and
-// impressions, clicks and conversions drawn afresh on every listing.
-func WithCampaigns(n int) Option {
-	return func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("adplatformtest: WithCampaigns: n must not be negative, got %d", n)
-		}
-		c.campaigns, c.list = n, nil
-		return nil
-	}
-}
-
-// WithCampaignList serves exactly these campaigns, in this order, verbatim:
-// their counts do not change between listings. Ids must be unique,
-// non-empty and valid UTF-8 (JSON cannot carry anything else); they may
-// hold any character, '/', '?', '#', '%' and spaces included. The slice is
-// copied.
-func WithCampaignList(campaigns []adplatform.Campaign) Option {
-	return func(c *config) error {
-		seen := make(map[string]int, len(campaigns))
-		for i, cp := range campaigns {
-			switch {
-			case cp.ID == "":
-				return fmt.Errorf("adplatformtest: WithCampaignList: campaign %d: empty id", i)
-			case !utf8.ValidString(cp.ID):
-				return fmt.Errorf("adplatformtest: WithCampaignList: campaign %d: id is not valid UTF-8", i)
-			}
-			if j, dup := seen[cp.ID]; dup {
-				return fmt.Errorf("adplatformtest: WithCampaignList: campaigns %d and %d have the same id %q", j, i, cp.ID)
-			}
-			seen[cp.ID] = i
-			if _, err := json.Marshal(cp); err != nil {
-				return fmt.Errorf("adplatformtest: WithCampaignList: campaign %d: %w", i, err)
-			}
-		}
-		c.list = append(make([]adplatform.Campaign, 0, len(campaigns)), campaigns...)
-		return nil
-	}
-}
-
-// WithRawRecord replaces the listed record at the 0-based position index
-// (across pages: page p, position i of limit L is index (p-1)*L+i) with raw,
-// which must be valid JSON but need not be a valid campaign: a record with
-// a missing field, a string count or a null id tests how a client survives
-// one bad record. If raw is an object with a string "id", the sync endpoint
-// knows that id too.
-func WithRawRecord(index int, raw json.RawMessage) Option {
-	return func(c *config) error {
-		if index < 0 {
-			return fmt.Errorf("adplatformtest: WithRawRecord: index must not be negative, got %d", index)
-		}
-		if !json.Valid(raw) {
-			return errors.New("adplatformtest: WithRawRecord: raw is not valid JSON")
-		}
-		c.raw[index] = append(json.RawMessage(nil), raw...)
-		return nil
-	}
-}
-
-// WithCredentials sets the only account the token endpoint accepts.
-func WithCredentials(email, password string) Option {
-	return func(c *config) error {
-		switch {
-		case email == "":
-			return errors.New("adplatformtest: WithCredentials: empty email")
-		case strings.Contains(email, ":"):
-			// Basic authentication cannot carry a colon in the user part.
-			return errors.New("adplatformtest: WithCredentials: email contains ':'")
-		case password == "":
-			return errors.New("adplatformtest: WithCredentials: empty password")
-		}
-		c.email, c.password = email, password
-		return nil
-	}
-}
-
-// WithRateLimit allows at most n accepted /api requests per client in any
-// rolling window (default 10 per 60 s). n = 0 disables the limit; the
-// window is still the one [Platform.MaxAcceptedInWindow] measures with.
-func WithRateLimit(n int, window time.Duration) Option {
-	return func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("adplatformtest: WithRateLimit: n must not be negative, got %d", n)
-		}
-		if window <= 0 {
-			return fmt.Errorf("adplatformtest: WithRateLimit: window must be positive, got %s", window)
-		}
-		c.rateLimit, c.rateWindow = n, window
-		return nil
-	}
-}
-
-// WithAuthLatency delays every token response by d (default 0).
-func WithAuthLatency(d time.Duration) Option {
-	return latency("WithAuthLatency", d, func(c *config) *time.Duration { return &c.authLatency })
-}
-
-// WithListLatency delays every successful listing by d (default 0).
-func WithListLatency(d time.Duration) Option {
-	return latency("WithListLatency", d, func(c *config) *time.Duration { return &c.listLatency })
-}
-
-// WithSyncLatency sets how long a sync call takes before it answers 200
-// (default 2 s).
-func WithSyncLatency(d time.Duration) Option {
-	return latency("WithSyncLatency", d, func(c *config) *time.Duration { return &c.syncLatency })
-}
-
-func latency(name string, d time.Duration, field func(*config) *time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("adplatformtest: %s: must not be negative, got %s", name, d)
-		}
-		*field(c) = d
-		return nil
-	}
-}
-
-// WithTokenTTL sets how long tokens live after the latest issue (default
-// 3600 s). A TTL that is not a whole number of seconds is sent in
-// expires_in as a fractional number (0.3 for 300 ms).
-func WithTokenTTL(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("adplatformtest: WithTokenTTL: must be positive, got %s", d)
-		}
-		c.tokenTTL = d
-		return nil
-	}
-}
-
-// WithFailEveryNthList makes every nth authenticated list request answer
-// 503 (default 5, as the reference); 0 disables it.
-func WithFailEveryNthList(n int) Option {
-	return func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("adplatformtest: WithFailEveryNthList: n must not be negative, got %d", n)
-		}
-		c.failEveryNthList = n
-		return nil
-	}
-}
-
-// WithFaults injects random failures (default none).
-func WithFaults(f Faults) Option {
-	return func(c *config) error {
-		sum := 0.0
-		for _, p := range []struct {
-			name string
-			v    float64
-		}{{"Unavailable", f.Unavailable}, {"Hang", f.Hang}, {"Reset", f.Reset}, {"BadGateway", f.BadGateway}, {"Malformed", f.Malformed}} {
-			if !(p.v >= 0 && p.v <= 1) { // also rejects NaN
-				return fmt.Errorf("adplatformtest: WithFaults: Faults.%s must be a probability in [0, 1], got %v", p.name, p.v)
-			}
-			sum += p.v
-		}
-		if sum > 1+1e-9 {
-			return fmt.Errorf("adplatformtest: WithFaults: the probabilities add up to %v, more than 1", sum)
-		}
-		for _, e := range f.Endpoints {
-			switch e {
-			case adplatform.EndpointList, adplatform.EndpointSync, adplatform.EndpointAuth:
-			default:
-				return fmt.Errorf("adplatformtest: WithFaults: Faults.Endpoints: unknown endpoint %q", e)
-			}
-		}
-		f.Endpoints = append([]adplatform.Endpoint(nil), f.Endpoints...)
-		c.faults = f
-		return nil
-	}
-}
-
-// WithSyncError makes every sync of campaign id answer status (400–599) at
-// once, with the platform's JSON error body, whether or not the campaign
-// exists.
-func WithSyncError(id string, status int) Option {
-	return func(c *config) error {
+	for id, status := range o.SyncErrors {
 		if status < 400 || status > 599 {
-			return fmt.Errorf("adplatformtest: WithSyncError: status must be in 400–599, got %d", status)
+			return c, fieldError("SyncErrors", "campaign %q: status must be in 400–599, got %d", id, status)
 		}
-		c.syncErr[id] = status
-		return nil
 	}
+	c.syncErr = maps.Clone(o.SyncErrors)
+
+	if o.PageSizeCap < 0 {
+		return c, fieldError("PageSizeCap", "must not be negative, got %d", o.PageSizeCap)
+	}
+	c.pageSizeCap = o.PageSizeCap
+	return c, nil
 }
 
-// WithHonestPagination makes listings honest: has_more is page*limit <
-// total and no synthetic campaigns pad pages past the end. The default is
-// the reference's quirk.
-func WithHonestPagination() Option {
-	return func(c *config) error {
-		c.honest = true
-		return nil
-	}
-}
-
-// WithPageSizeCap serves at most n campaigns per page: a request asking
-// for more gets n, and pagination.limit says n. The default is no cap
-// (limits up to 10000 are honoured, larger ones are a 400).
-func WithPageSizeCap(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("adplatformtest: WithPageSizeCap: n must be at least 1, got %d", n)
+// campaignList checks and copies Options.CampaignList.
+func campaignList(campaigns []adplatform.Campaign) ([]adplatform.Campaign, error) {
+	seen := make(map[string]int, len(campaigns))
+	for i, cp := range campaigns {
+		switch {
+		case cp.ID == "":
+			return nil, fieldError("CampaignList", "campaign %d: empty id", i)
+		case !utf8.ValidString(cp.ID):
+			return nil, fieldError("CampaignList", "campaign %d: id is not valid UTF-8", i)
 		}
-		c.pageSizeCap = n
-		return nil
+		if j, dup := seen[cp.ID]; dup {
+			return nil, fieldError("CampaignList", "campaigns %d and %d have the same id %q", j, i, cp.ID)
+		}
+		seen[cp.ID] = i
+		if _, err := json.Marshal(cp); err != nil {
+			return nil, fieldError("CampaignList", "campaign %d: %v", i, err)
+		}
 	}
+	return append(make([]adplatform.Campaign, 0, len(campaigns)), campaigns...), nil
 }
 
-// WithRetryAfter sets how a 429 says when to retry (default
-// [RetryAfterNone], as the reference).
-func WithRetryAfter(mode RetryAfterMode) Option {
-	return func(c *config) error {
-		switch mode {
-		case RetryAfterNone, RetryAfterSeconds, RetryAfterHTTPDate:
+// validate checks the probabilities and the endpoints.
+func (f Faults) validate() error {
+	sum := 0.0
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"Unavailable", f.Unavailable}, {"Hang", f.Hang}, {"Reset", f.Reset}, {"BadGateway", f.BadGateway}, {"Malformed", f.Malformed}} {
+		if !(p.v >= 0 && p.v <= 1) { // also rejects NaN
+			return fieldError("Faults."+p.name, "must be a probability in [0, 1], got %v", p.v)
+		}
+		sum += p.v
+	}
+	if sum > 1+1e-9 {
+		return fieldError("Faults", "the probabilities add up to %v, more than 1", sum)
+	}
+	for _, e := range f.Endpoints {
+		switch e {
+		case adplatform.EndpointList, adplatform.EndpointSync, adplatform.EndpointAuth:
 		default:
-			return fmt.Errorf("adplatformtest: WithRetryAfter: unknown mode %d", mode)
+			return fieldError("Faults.Endpoints", "unknown endpoint %q", e)
 		}
-		c.retry = mode
-		return nil
 	}
-}
-
-// WithRateLimitHeaders adds X-RateLimit-Limit/Remaining/Reset and
-// RateLimit-Limit/Remaining/Reset to every rate-limited /api response (the
-// reference sends none). Remaining counts the slots left after this
-// request; Reset is the number of seconds, rounded up, until the oldest
-// request in the client's window leaves it and a slot frees.
-func WithRateLimitHeaders() Option {
-	return func(c *config) error {
-		c.rateHeaders = true
-		return nil
-	}
+	return nil
 }

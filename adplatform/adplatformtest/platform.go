@@ -16,8 +16,9 @@ import (
 
 // Platform is the fake ad platform: an [http.Handler] holding the
 // platform's state (campaigns, tokens, rate windows, counters) and the
-// methods that inspect it. [NewServer] serves it on loopback; use New to
-// mount it on a server of your own. It is safe for concurrent use.
+// methods that inspect and steer it. [NewServer] serves it on loopback;
+// use New to mount it on a server of your own. It is safe for concurrent
+// use.
 type Platform struct {
 	cfg     config
 	started time.Time
@@ -44,22 +45,16 @@ type Platform struct {
 	issuedAt  time.Time
 	windows   map[string]*window // per client id
 	listCount int                // authenticated list requests, for the every-nth 503
+	outage    Outage
 	counters  counters
 }
 
-// New returns a fake platform with the reference behaviour, changed by
-// opts. An invalid option is an error naming it.
-func New(opts ...Option) (*Platform, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
-	}
-	if err := cfg.validate(); err != nil {
+// New returns a fake platform, to mount on a server of your own
+// ([NewServer] serves it on loopback). An invalid option is an error
+// naming the field.
+func New(opts Options) (*Platform, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
 		return nil, err
 	}
 	now := time.Now()
@@ -78,7 +73,7 @@ func New(opts ...Option) (*Platform, error) {
 		p.records = make([]json.RawMessage, len(cfg.list))
 		for i, c := range cfg.list {
 			b, err := json.Marshal(c)
-			if err != nil { // checked by WithCampaignList already
+			if err != nil { // checked by newConfig already
 				return nil, err
 			}
 			p.records[i] = b
@@ -199,9 +194,16 @@ func (p *Platform) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.respond(sw, r, resp)
 }
 
-// handle decides the answer: rate limit first, then the token, then
-// faults, then the endpoint — the reference's order.
+// handle decides the answer: an outage first (the platform is not
+// there to count anything), then the rate limit, the token, faults, and
+// the endpoint — the reference's order.
 func (p *Platform) handle(r *http.Request, rt route, entry *Request) response {
+	if rt.downInOutage() {
+		if resp, down := p.outageResponse(); down {
+			entry.Outage = true
+			return resp
+		}
+	}
 	if !rt.limited {
 		if rt.method == "" {
 			return notFound()

@@ -2,6 +2,7 @@ package adplatformtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -15,75 +16,120 @@ import (
 
 func TestOptionsValidation(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		opt  Option
-		want string // the option's name, and what is wrong
+	for _, tt := range []struct {
+		opts Options
+		want string // the field's name, and what is wrong
 	}{
-		{WithCampaigns(-1), "WithCampaigns: n must not be negative"},
-		{WithCampaignList([]adplatform.Campaign{{ID: "", Budget: "1"}}), "WithCampaignList: campaign 0: empty id"},
-		{WithCampaignList([]adplatform.Campaign{{ID: "a", Budget: "1"}, {ID: "a", Budget: "1"}}), "WithCampaignList: campaigns 0 and 1 have the same id"},
-		{WithCampaignList([]adplatform.Campaign{{ID: "\xff", Budget: "1"}}), "WithCampaignList: campaign 0: id is not valid UTF-8"},
-		{WithCampaignList([]adplatform.Campaign{{ID: "a", Budget: "1,5"}}), "WithCampaignList: campaign 0"},
-		{WithRawRecord(-1, json.RawMessage(`{}`)), "WithRawRecord: index must not be negative"},
-		{WithRawRecord(0, json.RawMessage(`{"id":`)), "WithRawRecord: raw is not valid JSON"},
-		{WithRawRecord(100, json.RawMessage(`{}`)), "WithRawRecord: index 100 is past the last campaign"},
-		{WithCredentials("", "x"), "WithCredentials: empty email"},
-		{WithCredentials("a:b", "x"), "WithCredentials: email contains ':'"},
-		{WithCredentials("a", ""), "WithCredentials: empty password"},
-		{WithRateLimit(-1, time.Second), "WithRateLimit: n must not be negative"},
-		{WithRateLimit(1, 0), "WithRateLimit: window must be positive"},
-		{WithAuthLatency(-1), "WithAuthLatency: must not be negative"},
-		{WithListLatency(-1), "WithListLatency: must not be negative"},
-		{WithSyncLatency(-1), "WithSyncLatency: must not be negative"},
-		{WithTokenTTL(0), "WithTokenTTL: must be positive"},
-		{WithFailEveryNthList(-1), "WithFailEveryNthList: n must not be negative"},
-		{WithFaults(Faults{Hang: 1.5}), "WithFaults: Faults.Hang must be a probability"},
-		{WithFaults(Faults{Reset: -0.1}), "WithFaults: Faults.Reset must be a probability"},
-		{WithFaults(Faults{Malformed: math.NaN()}), "WithFaults: Faults.Malformed must be a probability"},
-		{WithFaults(Faults{Unavailable: 0.6, BadGateway: 0.6}), "WithFaults: the probabilities add up to"},
-		{WithFaults(Faults{Endpoints: []adplatform.Endpoint{"health"}}), `WithFaults: Faults.Endpoints: unknown endpoint "health"`},
-		{WithSyncError("x", 200), "WithSyncError: status must be in 400–599"},
-		{WithPageSizeCap(0), "WithPageSizeCap: n must be at least 1"},
-		{WithRetryAfter(RetryAfterMode(9)), "WithRetryAfter: unknown mode 9"},
-	}
-	for _, tt := range tests {
-		p, err := New(tt.opt)
+		{Options{Campaigns: -2}, "Options.Campaigns: must not be negative but -1"},
+		{Options{Campaigns: 3, CampaignList: []adplatform.Campaign{}}, "Options.Campaigns: must be 0 with a CampaignList"},
+		{Options{CampaignList: []adplatform.Campaign{{ID: "", Budget: "1"}}}, "Options.CampaignList: campaign 0: empty id"},
+		{Options{CampaignList: []adplatform.Campaign{{ID: "a", Budget: "1"}, {ID: "a", Budget: "1"}}}, "Options.CampaignList: campaigns 0 and 1 have the same id"},
+		{Options{CampaignList: []adplatform.Campaign{{ID: "\xff", Budget: "1"}}}, "Options.CampaignList: campaign 0: id is not valid UTF-8"},
+		{Options{CampaignList: []adplatform.Campaign{{ID: "a", Budget: "1,5"}}}, "Options.CampaignList: campaign 0"},
+		{Options{RawRecords: map[int]json.RawMessage{-1: json.RawMessage(`{}`)}}, "Options.RawRecords: index -1 is not a campaign's"},
+		{Options{RawRecords: map[int]json.RawMessage{0: json.RawMessage(`{"id":`)}}, "Options.RawRecords: record 0 is not valid JSON"},
+		{Options{RawRecords: map[int]json.RawMessage{100: json.RawMessage(`{}`)}}, "Options.RawRecords: index 100 is not a campaign's (100 campaigns)"},
+		{Options{Campaigns: -1, RawRecords: map[int]json.RawMessage{0: json.RawMessage(`{}`)}}, "Options.RawRecords: index 0 is not a campaign's (0 campaigns)"},
+		{Options{Email: "a:b"}, "Options.Email: must not contain ':'"},
+		{Options{RateLimit: -3}, "Options.RateLimit: must not be negative but -1"},
+		{Options{RateWindow: -time.Second}, "Options.RateWindow: must not be negative"},
+		{Options{AuthLatency: -1}, "Options.AuthLatency: must not be negative"},
+		{Options{ListLatency: -1}, "Options.ListLatency: must not be negative"},
+		{Options{SyncLatency: -2}, "Options.SyncLatency: must not be negative but -1"},
+		{Options{TokenTTL: -time.Second}, "Options.TokenTTL: must not be negative"},
+		{Options{FailEveryNthList: -5}, "Options.FailEveryNthList: must not be negative but -1"},
+		{Options{Faults: Faults{Hang: 1.5}}, "Options.Faults.Hang: must be a probability"},
+		{Options{Faults: Faults{Reset: -0.1}}, "Options.Faults.Reset: must be a probability"},
+		{Options{Faults: Faults{Malformed: math.NaN()}}, "Options.Faults.Malformed: must be a probability"},
+		{Options{Faults: Faults{Unavailable: 0.6, BadGateway: 0.6}}, "Options.Faults: the probabilities add up to"},
+		{Options{Faults: Faults{Endpoints: []adplatform.Endpoint{"health"}}}, `Options.Faults.Endpoints: unknown endpoint "health"`},
+		{Options{SyncErrors: map[string]int{"x": 200}}, `Options.SyncErrors: campaign "x": status must be in 400–599`},
+		{Options{PageSizeCap: -1}, "Options.PageSizeCap: must not be negative"},
+		{Options{RetryAfter: RetryAfterMode(9)}, "Options.RetryAfter: unknown mode 9"},
+	} {
+		p, err := New(tt.opts)
 		if err == nil || p != nil {
-			t.Errorf("want an error %q, got none", tt.want)
+			t.Errorf("New(%+v): want an error %q, got none", tt.opts, tt.want)
 			continue
 		}
 		if !strings.HasPrefix(err.Error(), "adplatformtest: ") || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("error %q, want it to say %q", err, tt.want)
 		}
+		if srv, err := NewServer(tt.opts); err == nil || srv != nil {
+			t.Errorf("NewServer(%+v) = %v; want New's error", tt.opts, err)
+		}
 	}
 	// The raw record's index is checked against the final campaign count.
-	if _, err := New(WithRawRecord(5, json.RawMessage(`{}`)), WithCampaigns(6)); err != nil {
+	if _, err := New(Options{RawRecords: map[int]json.RawMessage{5: json.RawMessage(`{}`)}, Campaigns: 6}); err != nil {
 		t.Errorf("raw record inside the campaigns: %v", err)
 	}
-	if _, err := New(WithRawRecord(5, json.RawMessage(`{}`)), WithCampaigns(5)); err == nil {
-		t.Error("raw record past the campaigns set later: no error")
-	}
-	if _, err := New(WithCredentials("x", "y"), nil); err != nil {
-		t.Errorf("a nil option: %v", err)
+	// -1 turns a knob off; the zero Options are valid.
+	for _, o := range []Options{{}, {Campaigns: -1, RateLimit: -1, SyncLatency: -1, FailEveryNthList: -1}, {CampaignList: []adplatform.Campaign{}}} {
+		if _, err := New(o); err != nil {
+			t.Errorf("New(%+v): %v", o, err)
+		}
 	}
 }
 
-func TestNewServerPanicsOnInvalidOption(t *testing.T) {
+// The zero Options are the reference platform.
+func TestZeroOptionsAreTheReference(t *testing.T) {
 	t.Parallel()
-	defer func() {
-		err, _ := recover().(error)
-		if err == nil || !strings.Contains(err.Error(), "WithTokenTTL") {
-			t.Errorf("recovered %v, want the option's error", err)
-		}
+	p, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.cfg
+	if c.email != DefaultEmail || c.password != DefaultPassword || c.campaigns != DefaultCampaigns || c.list != nil ||
+		c.rateLimit != DefaultRateLimit || c.rateWindow != DefaultRateWindow || c.syncLatency != DefaultSyncLatency ||
+		c.tokenTTL != DefaultTokenTTL || c.failEveryNthList != DefaultFailEveryNthList || c.authLatency != 0 || c.listLatency != 0 ||
+		c.pageSizeCap != 0 || c.honest || c.rateHeaders || c.retry != RetryAfterNone || len(c.raw) != 0 || len(c.syncErr) != 0 ||
+		!c.endpoints[adplatform.EndpointList] || !c.endpoints[adplatform.EndpointSync] || c.endpoints[adplatform.EndpointAuth] {
+		t.Errorf("New(Options{}) config = %+v; want the reference's numbers", c)
+	}
+}
+
+// Start fails the test on a bad option, and closes the server when the
+// test ends.
+func TestStart(t *testing.T) {
+	t.Parallel()
+	var srv *Server
+	t.Run("closed after", func(t *testing.T) {
+		srv = Start(t, Options{})
+		send(t, srv, http.MethodGet, "/health")
+	})
+	if _, err := http.Get(srv.URL + "/health"); err == nil {
+		t.Error("the server still answers after its test ended")
+	}
+
+	rec := &recordingTB{TB: t}
+	func() {
+		defer func() { _ = recover() }() // Fatalf's Goexit, stood in for by a panic
+		Start(rec, Options{TokenTTL: -time.Second})
 	}()
-	NewServer(WithTokenTTL(-time.Second))
+	if !strings.Contains(rec.fatal, "Options.TokenTTL") || rec.cleanups != 0 {
+		t.Errorf("Start with a bad option: Fatalf(%q), %d cleanups; want the field named, no server", rec.fatal, rec.cleanups)
+	}
+}
+
+// recordingTB records what Start asks of a test.
+type recordingTB struct {
+	testing.TB
+	fatal    string
+	cleanups int
+}
+
+func (r *recordingTB) Helper()          {}
+func (r *recordingTB) Cleanup(f func()) { r.cleanups++; r.TB.Cleanup(f) }
+func (r *recordingTB) Fatalf(format string, args ...any) {
+	r.fatal = fmt.Sprintf(format, args...)
+	panic("Fatalf")
 }
 
 // The request log and the counters describe what a client did, without
 // ever holding a header's value.
 func TestInspection(t *testing.T) {
 	t.Parallel()
-	srv := start(t, WithSyncLatency(200*time.Millisecond), WithRateLimit(3, time.Minute))
+	srv := Start(t, Options{SyncLatency: 200 * time.Millisecond, RateLimit: 3, RateWindow: time.Minute})
 	token := login(t, srv)
 	var wg sync.WaitGroup
 	for _, id := range []string{"campaign_1", "campaign_2", "campaign_3", "campaign_1"} {
@@ -94,14 +140,11 @@ func TestInspection(t *testing.T) {
 	send(t, srv, http.MethodGet, "/api/campaigns") // no token, default client: 401
 	send(t, srv, http.MethodGet, "/nowhere")
 
-	st := srv.Stats()
+	st := srv.Platform.Stats()
 	// Three of the four syncs were accepted; which one was rejected is up
 	// to the scheduler.
 	if got := st.Syncs["campaign_1"].Calls + st.Syncs["campaign_2"].Calls + st.Syncs["campaign_3"].Calls; got != 3 {
 		t.Errorf("sync calls = %v, want 3 in all", st.Syncs)
-	}
-	if got := srv.SyncCalls("campaign_1"); got != st.Syncs["campaign_1"].Calls || got < 1 {
-		t.Errorf("SyncCalls(campaign_1) = %d, Stats says %+v", got, st.Syncs["campaign_1"])
 	}
 	if e := st.Endpoints[adplatform.EndpointSync]; e.Requests != 4 || e.Accepted != 3 || e.RateLimited != 1 || e.Statuses[200] != 3 || e.Statuses[429] != 1 {
 		t.Errorf("sync endpoint stats = %+v", e)
@@ -129,7 +172,7 @@ func TestInspection(t *testing.T) {
 		t.Errorf("MaxAcceptedInWindow = %v", st.MaxAcceptedInWindow)
 	}
 
-	reqs := srv.Requests()
+	reqs := srv.Platform.Requests()
 	if len(reqs) != 8 {
 		t.Fatalf("%d requests logged, want 8", len(reqs))
 	}
@@ -159,7 +202,7 @@ func TestInspection(t *testing.T) {
 
 func TestHealthAndErrorPage(t *testing.T) {
 	t.Parallel()
-	srv := start(t)
+	srv := Start(t, Options{})
 	r := send(t, srv, http.MethodGet, "/health")
 	var h struct {
 		Status    string  `json:"status"`
@@ -194,7 +237,7 @@ func TestHealthAndErrorPage(t *testing.T) {
 // New gives a handler to mount on a server of one's own.
 func TestNewOnOwnServer(t *testing.T) {
 	t.Parallel()
-	p, err := New(WithCampaigns(3), WithFaults(Faults{Hang: 1}))
+	p, err := New(Options{Campaigns: 3, Faults: Faults{Hang: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +277,7 @@ func TestNewOnOwnServer(t *testing.T) {
 // The log keeps the latest requests; the counters count them all.
 func TestRequestLogBound(t *testing.T) {
 	t.Parallel()
-	p, _ := New()
+	p, _ := New(Options{})
 	const n = 2*maxLogged + 5
 	for range n {
 		serve(p, http.MethodGet, "/health")

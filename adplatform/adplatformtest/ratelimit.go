@@ -116,17 +116,3 @@ func ceilSeconds(d time.Duration) int64 {
 	}
 	return int64((d + time.Second - 1) / time.Second)
 }
-
-// MaxAcceptedInWindow returns the largest number of requests of client id
-// the fake accepted inside any one rolling window (the configured window
-// length), since it started. With the fake's limit on it never exceeds the
-// limit; with the limit off (WithRateLimit(0, w)) it measures the client's
-// own pacing.
-func (p *Platform) MaxAcceptedInWindow(id string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if w := p.windows[id]; w != nil {
-		return w.peak
-	}
-	return 0
-}

@@ -12,7 +12,7 @@ import (
 // exactly this body and no header.
 func TestRateLimitReference429(t *testing.T) {
 	t.Parallel()
-	srv := start(t)
+	srv := Start(t, Options{})
 	token := login(t, srv)
 	for i := 1; i <= 10; i++ {
 		// The 5th and 10th are the every-5th 503s: they count all the same.
@@ -52,7 +52,7 @@ func TestRateLimitReference429(t *testing.T) {
 func TestRateLimitSlidingWindow(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p, err := New(WithRateLimit(5, 300*time.Millisecond), WithFailEveryNthList(0))
+		p, err := New(Options{RateLimit: 5, RateWindow: 300 * time.Millisecond, FailEveryNthList: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestRateLimitSlidingWindow(t *testing.T) {
 			get(200)
 		}
 		get(429)
-		if got := p.MaxAcceptedInWindow("default"); got != 5 {
+		if got := p.Stats().MaxAcceptedInWindow["default"]; got != 5 {
 			t.Errorf("MaxAcceptedInWindow = %d, want 5", got)
 		}
 		st := p.Stats()
@@ -105,7 +105,7 @@ func TestRateLimitSlidingWindow(t *testing.T) {
 func TestRateLimitCountsEveryAnswer(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p, err := New(WithRateLimit(4, time.Second))
+		p, err := New(Options{RateLimit: 4, RateWindow: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +134,7 @@ func TestRateLimitCountsEveryAnswer(t *testing.T) {
 func TestMaxAcceptedInWindowWithLimitOff(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p, err := New(WithRateLimit(0, 300*time.Millisecond), WithFailEveryNthList(0))
+		p, err := New(Options{RateLimit: -1, RateWindow: 300 * time.Millisecond, FailEveryNthList: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,13 +152,13 @@ func TestMaxAcceptedInWindowWithLimitOff(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		burst(6, "a") // the 7 left: 3+6 = 9
 		burst(2, "b")
-		if got := p.MaxAcceptedInWindow("a"); got != 10 {
+		if got := p.Stats().MaxAcceptedInWindow["a"]; got != 10 {
 			t.Errorf("MaxAcceptedInWindow(a) = %d, want 10", got)
 		}
-		if got := p.MaxAcceptedInWindow("b"); got != 2 {
+		if got := p.Stats().MaxAcceptedInWindow["b"]; got != 2 {
 			t.Errorf("MaxAcceptedInWindow(b) = %d, want 2", got)
 		}
-		if got := p.MaxAcceptedInWindow("never"); got != 0 {
+		if got := p.Stats().MaxAcceptedInWindow["never"]; got != 0 {
 			t.Errorf("MaxAcceptedInWindow(never) = %d", got)
 		}
 		st := p.Stats()
@@ -189,7 +189,7 @@ func TestRetryAfterModes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		synctest.Test(t, func(t *testing.T) {
-			p, err := New(WithRateLimit(2, 1500*time.Millisecond), WithRetryAfter(tt.mode))
+			p, err := New(Options{RateLimit: 2, RateWindow: 1500 * time.Millisecond, RetryAfter: tt.mode})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +224,7 @@ func TestRetryAfterModes(t *testing.T) {
 func TestRateLimitHeaders(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p, err := New(WithRateLimit(3, 10*time.Second), WithRateLimitHeaders(), WithFailEveryNthList(0))
+		p, err := New(Options{RateLimit: 3, RateWindow: 10 * time.Second, RateLimitHeaders: true, FailEveryNthList: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +265,7 @@ func TestRateLimitHeaders(t *testing.T) {
 	})
 	// Without the option, none at all.
 	synctest.Test(t, func(t *testing.T) {
-		p, _ := New()
+		p, _ := New(Options{})
 		r := serve(p, http.MethodGet, "/api/campaigns", bearer(loginDirect(t, p)))
 		for _, h := range []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
 			if v := r.header.Get(h); v != "" {

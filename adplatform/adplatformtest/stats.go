@@ -36,8 +36,10 @@ type Request struct {
 	// Status is the status answered, 0 when there was no answer (a hang,
 	// a reset, a client that left, a fake that closed).
 	Status int
-	// RateLimited is set when the rate limiter rejected the request.
+	// RateLimited is set when the rate limiter rejected the request,
+	// Outage when an outage failed it (see [Platform.SetOutage]).
 	RateLimited bool
+	Outage      bool
 	Auth        AuthScheme
 }
 
@@ -78,10 +80,17 @@ type Stats struct {
 	// sorted.
 	ClientIDs []string
 	// MaxAcceptedInWindow is, per client id, the most requests accepted
-	// inside one rolling window (see [Platform.MaxAcceptedInWindow]).
+	// inside one rolling window (Options.RateWindow) since the fake
+	// started. With the fake's limit on it never exceeds the limit; with
+	// the limit off (RateLimit -1) it measures how well a client paces
+	// itself.
 	MaxAcceptedInWindow map[string]int
 	// Syncs is keyed by campaign id.
 	Syncs map[string]SyncStats
+	// OutageRequests is the number of requests an outage failed (see
+	// [Platform.SetOutage]). Connections refused while a [Server] refuses
+	// them never reach the fake, and are not counted.
+	OutageRequests int
 }
 
 // maxLogged bounds the request log: a fake serving a long-running example
@@ -93,6 +102,7 @@ type counters struct {
 	endpoints             map[adplatform.Endpoint]*EndpointStats
 	syncs                 map[string]*SyncStats
 	rateLimited           int
+	outageRequests        int
 	inFlight, maxInFlight int
 	log                   []Request
 }
@@ -178,6 +188,7 @@ func (p *Platform) Stats() Stats {
 		ClientIDs:           slices.Sorted(maps.Keys(p.windows)),
 		MaxAcceptedInWindow: make(map[string]int, len(p.windows)),
 		Syncs:               make(map[string]SyncStats, len(c.syncs)),
+		OutageRequests:      c.outageRequests,
 	}
 	for k, v := range c.endpoints {
 		e := *v
@@ -191,17 +202,6 @@ func (p *Platform) Stats() Stats {
 		s.Syncs[id] = *v
 	}
 	return s
-}
-
-// SyncCalls returns how many sync calls of campaign id passed the rate
-// limiter and the token check, whatever they answered.
-func (p *Platform) SyncCalls(id string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if s := p.counters.syncs[id]; s != nil {
-		return s.Calls
-	}
-	return 0
 }
 
 // Requests returns the log of requests, oldest first, each recorded when

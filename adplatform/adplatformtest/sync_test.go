@@ -25,7 +25,7 @@ func syncPath(id string) string { return "/api/campaigns/" + url.PathEscape(id) 
 func TestSync(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p, _ := New()
+		p, _ := New(Options{})
 		token := loginDirect(t, p)
 		t0 := time.Now()
 		r := serve(p, http.MethodPost, "/api/campaigns/campaign_100/sync", bearer(token))
@@ -56,7 +56,7 @@ func TestSyncOddIDs(t *testing.T) {
 	for _, id := range odd {
 		list = append(list, adplatform.Campaign{ID: id, Name: id, Status: "active", Budget: "1"})
 	}
-	srv := start(t, WithCampaignList(list), WithRateLimit(0, time.Minute), WithSyncLatency(0))
+	srv := Start(t, Options{CampaignList: list, RateLimit: -1, SyncLatency: -1})
 	token := login(t, srv)
 	for _, id := range odd {
 		r := send(t, srv, http.MethodPost, syncPath(id), bearer(token))
@@ -65,13 +65,13 @@ func TestSyncOddIDs(t *testing.T) {
 		if r.status != http.StatusOK || s.CampaignID != id {
 			t.Errorf("sync %q: %d, campaign_id %q", id, r.status, s.CampaignID)
 		}
-		if got := srv.SyncCalls(id); got != 1 {
+		if got := srv.Platform.Stats().Syncs[id].Calls; got != 1 {
 			t.Errorf("SyncCalls(%q) = %d, want 1", id, got)
 		}
 	}
 	// The log keeps the path as sent, escaped.
 	var found bool
-	for _, req := range srv.Requests() {
+	for _, req := range srv.Platform.Requests() {
 		if req.Path == "/api/campaigns/a%2Fb%3Fc%23d%20%C3%BC%252F/sync" && req.Endpoint == adplatform.EndpointSync {
 			found = true
 		}
@@ -87,9 +87,7 @@ func TestSyncOddIDs(t *testing.T) {
 
 func TestSyncErrors(t *testing.T) {
 	t.Parallel()
-	srv := start(t, WithRateLimit(0, time.Minute), WithSyncLatency(0),
-		WithSyncError("campaign_7", http.StatusInternalServerError),
-		WithSyncError("ghost", http.StatusUnprocessableEntity))
+	srv := Start(t, Options{RateLimit: -1, SyncLatency: -1, SyncErrors: map[string]int{"campaign_7": http.StatusInternalServerError, "ghost": http.StatusUnprocessableEntity}})
 	token := login(t, srv)
 	tests := []struct {
 		name, method, path, body string
@@ -119,7 +117,7 @@ func TestSyncErrors(t *testing.T) {
 			t.Errorf("body %q: %d %s", body, r.status, r.body)
 		}
 	}
-	if s := srv.Stats().Syncs["campaign_7"]; s != (SyncStats{Calls: 1}) {
+	if s := srv.Platform.Stats().Syncs["campaign_7"]; s != (SyncStats{Calls: 1}) {
 		t.Errorf("Syncs[campaign_7] = %+v, want one call, no success", s)
 	}
 }
@@ -128,7 +126,7 @@ func TestSyncErrors(t *testing.T) {
 // fake stops waiting.
 func TestSyncClientLeaves(t *testing.T) {
 	t.Parallel()
-	srv := start(t, WithSyncLatency(time.Hour))
+	srv := Start(t, Options{SyncLatency: time.Hour})
 	token := login(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -138,8 +136,8 @@ func TestSyncClientLeaves(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
-	waitFor(t, "the fake to let go of the sync", func() bool { return srv.Stats().InFlight == 0 })
-	st := srv.Stats()
+	waitFor(t, "the fake to let go of the sync", func() bool { return srv.Platform.Stats().InFlight == 0 })
+	st := srv.Platform.Stats()
 	if s := st.Syncs["campaign_1"]; s != (SyncStats{Calls: 1}) {
 		t.Errorf("Syncs = %+v, want one call, no success", s)
 	}

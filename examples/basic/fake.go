@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/adsync/adsync/adplatform/adplatformtest"
@@ -26,43 +23,16 @@ const (
 // with it.
 func fakeRate() ratelimit.Rate { return ratelimit.Rate{N: fakeRateLimit, Window: fakeRateWindow} }
 
-// embeddedFake is the fake platform served on loopback when no
-// AD_PLATFORM_API_URL is set.
-type embeddedFake struct {
-	platform *adplatformtest.Platform
-	srv      *http.Server
-	url      string
-}
-
-// startFake serves the fake with the given rate limit on a free loopback
-// port.
-func startFake(rate ratelimit.Rate, log *slog.Logger) (*embeddedFake, error) {
-	p, err := adplatformtest.New(
-		adplatformtest.WithRateLimit(rate.N, rate.Window),
-		adplatformtest.WithSyncLatency(fakeSyncLatency),
-	)
+// startFake serves the fake platform on a free loopback port, with the
+// given rate limit: what runs when no AD_PLATFORM_API_URL is set.
+func startFake(rate ratelimit.Rate) (*adplatformtest.Server, error) {
+	srv, err := adplatformtest.NewServer(adplatformtest.Options{
+		RateLimit:   rate.N,
+		RateWindow:  rate.Window,
+		SyncLatency: fakeSyncLatency,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded fake platform: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("embedded fake platform: %w", err)
-	}
-	f := &embeddedFake{
-		platform: p,
-		srv: &http.Server{
-			Handler:           p,
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		},
-		url: "http://" + ln.Addr().String(),
-	}
-	go func() { _ = f.srv.Serve(ln) }() // returns http.ErrServerClosed at Close
-	return f, nil
-}
-
-// Close releases the requests the fake holds, then stops serving.
-func (f *embeddedFake) Close() {
-	f.platform.Close()
-	_ = f.srv.Close()
+	return srv, nil
 }

@@ -158,8 +158,8 @@ func exitCode(rep syncer.Report, runErr error) int {
 }
 
 // openPlatform returns the client of the platform AD_PLATFORM_API_URL
-// names, or of the embedded fake it starts. The returned function stops
-// the fake.
+// names, or of the embedded fake it starts. The returned function closes
+// the client's idle connections and stops the fake.
 func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Client, func(), error) {
 	apiURL, email, password, rate := cfg.apiURL, cfg.email, cfg.password, cfg.rate
 	closeFake := func() {}
@@ -167,17 +167,17 @@ func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Clien
 		if !cfg.rateSet {
 			rate = fakeRate()
 		}
-		fake, err := startFake(rate, log)
+		fake, err := startFake(rate)
 		if err != nil {
 			return nil, nil, err
 		}
 		closeFake = fake.Close
-		apiURL, email, password = fake.url, adplatformtest.DefaultEmail, adplatformtest.DefaultPassword
+		apiURL, email, password = fake.URL, adplatformtest.DefaultEmail, adplatformtest.DefaultPassword
 		_, window, _ := strings.Cut(rate.String(), "/")
 		reference := ratelimit.Rate{N: adplatformtest.DefaultRateLimit, Window: adplatformtest.DefaultRateWindow}
 		con.Printf("basic: no %s: using the embedded fake platform at %s, time-compressed: %d requests/%s (the reference: %s), "+
 			"sync latency %s (the reference: %s), %d campaigns, a 503 on every %dth list call; client rate set to %s\n",
-			envAPIURL, fake.url, rate.N, window, reference, fakeSyncLatency, adplatformtest.DefaultSyncLatency,
+			envAPIURL, fake.URL, rate.N, window, reference, fakeSyncLatency, adplatformtest.DefaultSyncLatency,
 			adplatformtest.DefaultCampaigns, adplatformtest.DefaultFailEveryNthList, rate)
 		if cfg.email != "" || cfg.password != "" {
 			con.Printf("basic: %s and %s are ignored: the embedded fake accepts only its public test account\n", envEmail, envPassword)
@@ -199,7 +199,11 @@ func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Clien
 	if cfg.apiURL != "" { // printed once adplatform.New accepted it: no credentials, no query in it
 		con.Printf("basic: platform %s, account %s (password set), client rate set to %s\n", apiURL, email, rate)
 	}
-	return client, closeFake, nil
+	closePlatform := func() {
+		client.CloseIdleConnections()
+		closeFake()
+	}
+	return client, closePlatform, nil
 }
 
 // openStore opens the store DATABASE_URL names, migrated, or an in-memory

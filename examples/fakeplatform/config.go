@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ type config struct {
 	retryAfter       retryAfterFlag
 	rateHeaders      bool
 	syncErrors       syncErrorsFlag
+	outageAfter      time.Duration
+	outageFor        time.Duration
+	outage           outageFlag
 	statsInterval    time.Duration
 }
 
@@ -46,7 +50,8 @@ Flags:
 // flag.ErrHelp; any other error names the flag.
 func parseConfig(args []string, stderr io.Writer) (config, error) {
 	c := config{
-		rate: ratelimit.Rate{N: adplatformtest.DefaultRateLimit, Window: adplatformtest.DefaultRateWindow},
+		rate:   ratelimit.Rate{N: adplatformtest.DefaultRateLimit, Window: adplatformtest.DefaultRateWindow},
+		outage: outageFlag{Status: http.StatusServiceUnavailable},
 	}
 	fs := flag.NewFlagSet("fakeplatform", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -70,6 +75,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.Var(&c.retryAfter, "retry-after", "how a 429 says when to retry: `none|seconds|date` (none: only the body's retry_after, as the reference)")
 	fs.BoolVar(&c.rateHeaders, "ratelimit-headers", false, "send X-RateLimit-* and RateLimit-* headers (the reference sends none)")
 	fs.Var(&c.syncErrors, "sync-error", "`ID=STATUS`: every sync of campaign ID answers STATUS (400-599); repeatable")
+	fs.DurationVar(&c.outageAfter, "outage-after", 0, "start an outage this long after starting (0: none): every /auth and /api request fails, as -outage-answer says")
+	fs.DurationVar(&c.outageFor, "outage-for", 20*time.Second, "how long the outage lasts")
+	fs.Var(&c.outage, "outage-answer", "what the outage answers: an HTTP `STATUS` from 400 to 599, or reset (every connection reset)")
 	fs.DurationVar(&c.statsInterval, "stats-interval", 5*time.Second, "how often to print what the fake saw on stderr, when it changed (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return c, err // the flag package has printed the problem and the usage
@@ -94,6 +102,10 @@ func (c config) validate() error {
 		return fmt.Errorf("-fail-every-nth-list: must not be negative, got %d", c.failEveryNthList)
 	case c.statsInterval < 0:
 		return fmt.Errorf("-stats-interval: must not be negative, got %s", c.statsInterval)
+	case c.outageAfter < 0:
+		return fmt.Errorf("-outage-after: must not be negative, got %s", c.outageAfter)
+	case c.outageAfter > 0 && c.outageFor <= 0:
+		return fmt.Errorf("-outage-for: must be positive, got %s", c.outageFor)
 	}
 	for _, p := range []struct {
 		flag string
@@ -109,27 +121,36 @@ func (c config) validate() error {
 	return nil
 }
 
-// options turns the configuration into the fake's options.
-func (c config) options() []adplatformtest.Option {
-	opts := []adplatformtest.Option{
-		adplatformtest.WithCampaigns(c.campaigns),
-		adplatformtest.WithRateLimit(c.rate.N, c.rate.Window),
-		adplatformtest.WithSyncLatency(c.syncLatency),
-		adplatformtest.WithTokenTTL(c.tokenTTL),
-		adplatformtest.WithFailEveryNthList(c.failEveryNthList),
-		adplatformtest.WithFaults(c.faults),
-		adplatformtest.WithRetryAfter(c.retryAfter.mode),
+// options turns the configuration into the fake's options. A flag's 0
+// ("none", "at once", "never") is the Options' -1, their zero being the
+// reference's number.
+func (c config) options() adplatformtest.Options {
+	o := adplatformtest.Options{
+		Campaigns:        offIfZero(c.campaigns),
+		RateLimit:        c.rate.N,
+		RateWindow:       c.rate.Window,
+		SyncLatency:      offIfZero(c.syncLatency),
+		TokenTTL:         c.tokenTTL,
+		FailEveryNthList: offIfZero(c.failEveryNthList),
+		Faults:           c.faults,
+		RetryAfter:       c.retryAfter.mode,
+		HonestPagination: c.honest,
+		RateLimitHeaders: c.rateHeaders,
 	}
-	if c.honest {
-		opts = append(opts, adplatformtest.WithHonestPagination())
+	if len(c.syncErrors) > 0 {
+		o.SyncErrors = make(map[string]int, len(c.syncErrors))
+		for _, e := range c.syncErrors {
+			o.SyncErrors[e.id] = e.status
+		}
 	}
-	if c.rateHeaders {
-		opts = append(opts, adplatformtest.WithRateLimitHeaders())
+	return o
+}
+
+func offIfZero[T int | time.Duration](v T) T {
+	if v == 0 {
+		return -1
 	}
-	for _, e := range c.syncErrors {
-		opts = append(opts, adplatformtest.WithSyncError(e.id, e.status))
-	}
-	return opts
+	return v
 }
 
 // retryAfterFlag is -retry-after: none, seconds or date.
@@ -190,5 +211,28 @@ func (f *syncErrorsFlag) Set(s string) error {
 		return fmt.Errorf("STATUS must be an HTTP status from 400 to 599, got %q", s[i+1:])
 	}
 	*f = append(*f, syncError{id: s[:i], status: status})
+	return nil
+}
+
+// outageFlag is -outage-answer: a status, or reset.
+type outageFlag adplatformtest.Outage
+
+func (f *outageFlag) String() string {
+	if f.Reset {
+		return "reset"
+	}
+	return strconv.Itoa(f.Status)
+}
+
+func (f *outageFlag) Set(s string) error {
+	if s == "reset" {
+		*f = outageFlag{Reset: true}
+		return nil
+	}
+	status, err := strconv.Atoi(s)
+	if err != nil || status < 400 || status > 599 {
+		return errors.New("want an HTTP status from 400 to 599, or reset")
+	}
+	*f = outageFlag{Status: status}
 	return nil
 }

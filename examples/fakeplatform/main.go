@@ -9,8 +9,10 @@
 // requests per rolling minute, a 2 s sync call, a 503 on every 5th list
 // call. Each number is a flag (-h lists them). It prints its URL and the
 // fake's public test credentials, then, every -stats-interval, what it saw.
-// On SIGINT or SIGTERM it releases every request it holds (hung or slow)
-// and shuts down.
+// -outage-after and -outage-for take it down for a while (every /auth and
+// /api request answering 503, another status, or a reset), to watch a
+// client ride out an outage. On SIGINT or SIGTERM it releases every
+// request it holds (hung or slow) and shuts down.
 package main
 
 import (
@@ -50,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fakeplatform: %v\n", err)
 		return 2
 	}
-	p, err := adplatformtest.New(cfg.options()...)
+	p, err := adplatformtest.New(cfg.options())
 	if err != nil {
 		fmt.Fprintf(stderr, "fakeplatform: %v\n", err)
 		return 2
@@ -77,6 +79,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer t.Stop()
 		tick = t.C
 	}
+	var outageStart, outageEnd <-chan time.Time // nil: no outage
+	if cfg.outageAfter > 0 {
+		outageStart = time.After(cfg.outageAfter)
+	}
 	code, last := 0, ""
 	for waiting := true; waiting; {
 		select {
@@ -85,6 +91,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case err := <-served:
 			fmt.Fprintf(stderr, "fakeplatform: serve: %v\n", err)
 			code, waiting = 1, false
+		case <-outageStart:
+			_ = p.SetOutage(adplatformtest.Outage(cfg.outage)) // valid: the flag checked it
+			fmt.Fprintf(stderr, "fakeplatform: outage: every /auth and /api request answers %s for %s\n", &cfg.outage, cfg.outageFor)
+			outageEnd = time.After(cfg.outageFor)
+		case <-outageEnd:
+			_ = p.SetOutage(adplatformtest.Outage{})
+			fmt.Fprintf(stderr, "fakeplatform: outage over; %d requests failed by it\n", p.Stats().OutageRequests)
 		case <-tick:
 			if line := statsLine(p.Stats()); line != last {
 				fmt.Fprintf(stderr, "fakeplatform: %s\n", line)
@@ -145,9 +158,9 @@ func statsLine(st adplatformtest.Stats) string {
 	if len(st.ClientIDs) > len(ids) {
 		ids = append(ids, "...")
 	}
-	return fmt.Sprintf("requests: %s, %s, %s; tokens issued %d; in flight %d; campaigns synced %d; client ids %d [%s]",
+	return fmt.Sprintf("requests: %s, %s, %s; tokens issued %d; in flight %d; campaigns synced %d; failed by an outage %d; client ids %d [%s]",
 		ep(adplatform.EndpointAuth), ep(adplatform.EndpointList), ep(adplatform.EndpointSync),
-		st.TokensIssued, st.InFlight, synced, len(st.ClientIDs), strings.Join(ids, " "))
+		st.TokensIssued, st.InFlight, synced, st.OutageRequests, len(st.ClientIDs), strings.Join(ids, " "))
 }
 
 // shellQuote quotes s for a POSIX shell: the password's '!' would

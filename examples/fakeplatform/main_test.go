@@ -93,6 +93,9 @@ func TestServesAndStops(t *testing.T) {
 	t.Parallel()
 	p, base := start(t, "-campaigns", "5", "-sync-latency", "10ms", "-stats-interval", "0")
 
+	// The banner is written a line at a time: read it once its last line
+	// is there, not as soon as the URL is.
+	p.WaitStdout(t, regexp.MustCompile(`go run ./examples/basic -rate \S+\n`), 30*time.Second)
 	out := p.Stdout()
 	for _, want := range []string{adplatformtest.DefaultEmail, adplatformtest.DefaultPassword, "AD_PLATFORM_API_URL=" + base} {
 		if !strings.Contains(out, want) {
@@ -139,11 +142,12 @@ func TestServesAndStops(t *testing.T) {
 func TestFlags(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
-		args  []string
-		check func(t *testing.T, base, tok string)
+		name    string
+		args    []string
+		noToken bool // the outages fail /auth too
+		check   func(t *testing.T, base, tok string)
 	}{
-		{"honest pagination", []string{"-campaigns", "3", "-honest-pagination"}, func(t *testing.T, base, tok string) {
+		{"honest pagination", []string{"-campaigns", "3", "-honest-pagination"}, false, func(t *testing.T, base, tok string) {
 			_, body := call(t, http.MethodGet, base+"/api/campaigns?page=1&limit=100", tok)
 			var page struct {
 				Data       []json.RawMessage
@@ -159,7 +163,7 @@ func TestFlags(t *testing.T) {
 				t.Fatalf("got %d campaigns, total %d, has_more %v; want 3, 3, false", len(page.Data), page.Pagination.Total, page.Pagination.HasMore)
 			}
 		}},
-		{"rate, retry-after and headers", []string{"-rate", "2/1m", "-retry-after", "seconds", "-ratelimit-headers", "-fail-every-nth-list", "0"}, func(t *testing.T, base, tok string) {
+		{"rate, retry-after and headers", []string{"-rate", "2/1m", "-retry-after", "seconds", "-ratelimit-headers", "-fail-every-nth-list", "0"}, false, func(t *testing.T, base, tok string) {
 			var resp *http.Response
 			for range 3 {
 				resp, _ = call(t, http.MethodGet, base+"/api/campaigns", tok)
@@ -174,24 +178,33 @@ func TestFlags(t *testing.T) {
 				t.Errorf("X-RateLimit-Limit %q, want 2", l)
 			}
 		}},
-		{"every list call fails", []string{"-fail-every-nth-list", "1"}, func(t *testing.T, base, tok string) {
+		{"every list call fails", []string{"-fail-every-nth-list", "1"}, false, func(t *testing.T, base, tok string) {
 			if resp, _ := call(t, http.MethodGet, base+"/api/campaigns", tok); resp.StatusCode != http.StatusServiceUnavailable {
 				t.Fatalf("list: %s, want 503", resp.Status)
 			}
 		}},
-		{"sync error", []string{"-sync-error", "campaign_2=409", "-sync-error", "a=b=502", "-sync-latency", "0s"}, func(t *testing.T, base, tok string) {
+		{"sync error", []string{"-sync-error", "campaign_2=409", "-sync-error", "a=b=502", "-sync-latency", "0s"}, false, func(t *testing.T, base, tok string) {
 			for id, want := range map[string]int{"campaign_2": 409, "a=b": 502, "campaign_3": 200} {
 				if resp, _ := call(t, http.MethodPost, base+"/api/campaigns/"+id+"/sync", tok); resp.StatusCode != want {
 					t.Errorf("sync %s: %s, want %d", id, resp.Status, want)
 				}
 			}
 		}},
-		{"faults", []string{"-fault-502", "1", "-fail-every-nth-list", "0"}, func(t *testing.T, base, tok string) {
+		{"faults", []string{"-fault-502", "1", "-fail-every-nth-list", "0"}, false, func(t *testing.T, base, tok string) {
 			if resp, _ := call(t, http.MethodGet, base+"/api/campaigns", tok); resp.StatusCode != http.StatusBadGateway {
 				t.Fatalf("list: %s, want 502", resp.Status)
 			}
 		}},
-		{"token ttl", []string{"-token-ttl", "300ms"}, func(t *testing.T, base, tok string) {
+		{"outage", []string{"-outage-after", "1ms", "-outage-for", "700ms", "-outage-answer", "502"}, true, func(t *testing.T, base, _ string) {
+			// Both edges are waited for, never timed: the outage, then the
+			// platform's own 401 for a request without a token.
+			waitStatus(t, base+"/api/campaigns", http.StatusBadGateway)
+			waitStatus(t, base+"/api/campaigns", http.StatusUnauthorized)
+		}},
+		{"outage reset", []string{"-outage-after", "1ms", "-outage-for", "1h", "-outage-answer", "reset"}, true, func(t *testing.T, base, tok string) {
+			waitStatus(t, base+"/api/campaigns", 0)
+		}},
+		{"token ttl", []string{"-token-ttl", "300ms"}, false, func(t *testing.T, base, tok string) {
 			time.Sleep(400 * time.Millisecond)
 			resp, body := call(t, http.MethodGet, base+"/api/campaigns", tok)
 			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "Token expired") {
@@ -203,8 +216,39 @@ func TestFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, base := start(t, append(tt.args, "-stats-interval", "0")...)
-			tt.check(t, base, token(t, base))
+			tok := ""
+			if !tt.noToken {
+				tok = token(t, base)
+			}
+			tt.check(t, base, tok)
 		})
+	}
+}
+
+// waitStatus polls url until it answers want (0: the connection reset),
+// within a generous deadline: for a state another process reaches on its
+// own clock, never as a timing assertion.
+func waitStatus(t *testing.T, url string, want int) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := client.Get(url)
+		got := 0
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			got = resp.StatusCode
+		} else if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s still answers %d; want %d", url, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -265,6 +309,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-sync-error", "campaign_1"}, 2, "want ID=STATUS"},
 		{[]string{"-campaigns", "-1"}, 2, "-campaigns: must not be negative"},
 		{[]string{"-token-ttl", "0s"}, 2, "-token-ttl: must be positive"},
+		{[]string{"-outage-answer", "200"}, 2, `invalid value "200" for flag -outage-answer: want an HTTP status from 400 to 599, or reset`},
+		{[]string{"-outage-after", "-1s"}, 2, "-outage-after: must not be negative"},
+		{[]string{"-outage-after", "1s", "-outage-for", "0s"}, 2, "-outage-for: must be positive"},
 		{[]string{"-addr", "256.0.0.1:99999"}, 2, "fakeplatform: listen tcp"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
 	}

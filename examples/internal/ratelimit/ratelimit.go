@@ -4,7 +4,7 @@
 //
 // It lives under examples/internal because only the binaries need it: the
 // library takes the limit as numbers (adplatform.Options.RateLimit and
-// RateWindow, adplatformtest.WithRateLimit).
+// RateWindow, adplatformtest.Options.RateLimit and RateWindow).
 package ratelimit
 
 import (
