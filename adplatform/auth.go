@@ -215,9 +215,12 @@ func (c *HTTPClient) requestToken(ctx context.Context, obs Observer) (token stri
 	return body.AccessToken, refreshAt, expiresAt, nil
 }
 
+// decodeToken decodes a token answer. A body that is not well-formed JSON
+// wraps ErrMalformedResponse; one that breaks the contract (no token, a
+// token_type other than Bearer, a field of the wrong type) names the field.
 func decodeToken(b []byte, body *tokenBody) error {
-	if err := json.Unmarshal(b, body); err != nil {
-		return &DecodeError{Endpoint: EndpointAuth, Err: errors.New("token response is not the expected JSON object")}
+	if err := decodeObject(EndpointAuth, b, body); err != nil {
+		return err
 	}
 	switch {
 	case body.AccessToken == "":

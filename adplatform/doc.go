@@ -112,8 +112,9 @@
 // Errors are typed; take them apart with errors.As: [*APIError] (status,
 // the body's error code, a short sanitized excerpt of its message,
 // attempts; Temporary for 5xx and 408), [*RateLimitError], [*AuthError],
-// [*DecodeError] (naming the field), [*RecordError] (one bad record of a
-// listing). A transport failure still failing after the retries is
+// [*DecodeError] (naming the field; errors.Is(err, [ErrMalformedResponse])
+// when the body was not well-formed JSON), [*RecordError] (one bad record
+// of a listing). A transport failure still failing after the retries is
 // returned wrapped, with the number of attempts; an attempt timeout is a
 // [net.Error] whose Timeout is true, and is not a context error.
 //

@@ -2,6 +2,7 @@ package adplatform
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -101,10 +102,19 @@ func (e *AuthError) Error() string {
 
 func (e *AuthError) Unwrap() error { return e.Err }
 
+// ErrMalformedResponse is wrapped by a *[DecodeError] whose response body
+// is not well-formed JSON or was cut short: the body may have been
+// truncated in transfer, so retrying may help. A *DecodeError without it
+// reports a body that is well-formed but breaks the contract (a missing
+// field, a value of the wrong type), which retrying does not change. Test
+// it with errors.Is. It is never in a [*RecordError]: a listing that
+// could be followed yields its broken records, which stay broken.
+var ErrMalformedResponse = errors.New("adplatform: malformed or truncated response body")
+
 // DecodeError reports a response, or a field of one, that is not what the
-// contract promises: malformed JSON, a body over the size limit, a missing
-// field or a value of the wrong type. Field names the offending JSON field
-// when there is one.
+// contract promises: malformed JSON (wrapping [ErrMalformedResponse]), a
+// body over the size limit, a missing field or a value of the wrong type.
+// Field names the offending JSON field when there is one.
 type DecodeError struct {
 	Endpoint Endpoint
 	Field    string
@@ -124,6 +134,17 @@ func (e *DecodeError) Error() string {
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
+
+// malformedBody is the *DecodeError of a body that is not well-formed
+// JSON; detail says where, never what.
+func malformedBody(ep Endpoint, field, detail string) *DecodeError {
+	return &DecodeError{Endpoint: ep, Field: field, Err: &malformedError{detail}}
+}
+
+type malformedError struct{ detail string }
+
+func (e *malformedError) Error() string        { return "malformed or truncated body: " + e.detail }
+func (e *malformedError) Is(target error) bool { return target == ErrMalformedResponse }
 
 // RecordError reports one campaign record of a listed page that could not
 // be decoded. The rest of the page is unaffected: iteration goes on past a
