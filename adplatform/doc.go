@@ -53,8 +53,29 @@
 // campaign repeated on the next page (offsets shifting under inserts) is
 // yielded once; a smaller page size echoed by the platform is adopted. A
 // record that cannot be decoded is yielded as a [*RecordError] holding its
-// raw JSON, and iteration goes on. [HTTPClient.ListCampaigns] fetches one
+// raw bytes, and iteration goes on. [HTTPClient.ListCampaigns] fetches one
 // page.
+//
+// # Records arrive exactly or are reported
+//
+// A campaign is decoded exactly as sent or not at all (see [Campaign]):
+// text holding invalid UTF-8 or a lone surrogate escape is reported, never
+// replaced by U+FFFD as encoding/json would. And one broken record never
+// blocks an account: a page is not parsed as one JSON value but followed
+// by its structure, each record cut out by bracket and string matching and
+// decoded strictly on its own. A record that breaks the page's JSON (a raw
+// control byte or invalid UTF-8 in a string, a bad number, an unescaped
+// quote, a value cut short or malformed inside it) is yielded as a
+// [*RecordError] with its raw bytes, and its neighbours arrive. Only a page
+// that cannot be followed at all (cut short, garbage, no data array, a
+// broken pagination object) fails the listing.
+//
+// A response body that is not well-formed JSON, or was cut short, is a
+// [*DecodeError] wrapping [ErrMalformedResponse]: another attempt may bring
+// it whole. One that is JSON but breaks the contract (a sync answer without
+// success, a token_type "mac", a listing without data, a field of the
+// wrong type) is a *DecodeError naming the field, without it: no attempt
+// will change it.
 //
 // # Rate limit
 //

@@ -148,14 +148,17 @@ func (e *malformedError) Is(target error) bool { return target == ErrMalformedRe
 
 // RecordError reports one campaign record of a listed page that could not
 // be decoded. The rest of the page is unaffected: iteration goes on past a
-// RecordError, and the record's raw JSON is kept so that nothing is lost.
+// RecordError, and the record's raw bytes are kept so that nothing is lost.
 type RecordError struct {
 	// Page and Index locate the record: the page number and its position
-	// in the page's data array.
+	// in the page's data array (empty elements, as in [a,,b], not counted).
 	Page, Index int
-	// ID is the record's id when it had a usable one, else "".
+	// ID is the record's id when it had a usable one, else "": a string
+	// "id" that parsed before whatever broke the record.
 	ID string
-	// Raw is the record exactly as the platform sent it.
+	// Raw is the record exactly as the platform sent it, byte for byte. It
+	// is not valid JSON when the record is what broke the page's JSON (a
+	// raw control byte in a string, say).
 	Raw json.RawMessage
 	// Err is the *DecodeError that names the field.
 	Err error
