@@ -107,6 +107,22 @@ func TestDecodePageKeepsTheNeighboursOfABrokenRecord(t *testing.T) {
 	}
 }
 
+// A record's error names its field by the record's own keys, which a
+// hostile platform could fill with our token: redacted like the message.
+func TestDecodePageRedactsFieldPaths(t *testing.T) {
+	t.Parallel()
+	const token = "fake_SECRETTOKEN1234567"
+	body := listingOf(rec("id", `"c1"`, token, `{"x":"\ud800"}`))
+	p, _, err := decodePage([]byte(body), 1, newSecrets(token))
+	if err != nil || len(p.Invalid) != 1 {
+		t.Fatalf("decodePage = %+v, %v", p, err)
+	}
+	var de *DecodeError
+	if msg := p.Invalid[0].Error(); strings.Contains(msg, "SECRET") || !errors.As(p.Invalid[0], &de) || !strings.HasSuffix(de.Field, ".x") {
+		t.Fatalf("record error %q; want the token redacted from the field path", msg)
+	}
+}
+
 // Valid Unicode passes exactly, whatever it looks like: nothing is
 // repaired, and nothing valid is refused.
 func TestDecodePageKeepsValidTextExactly(t *testing.T) {
