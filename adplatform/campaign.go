@@ -133,6 +133,18 @@ func recordID(fields members) string {
 	return unquote(raw)
 }
 
+// wireCampaign is the platform's wire format, for encoding/json.
+type wireCampaign struct {
+	ID          string      `json:"id"`
+	Name        string      `json:"name"`
+	Status      string      `json:"status"`
+	Budget      json.Number `json:"budget"`
+	Impressions int64       `json:"impressions"`
+	Clicks      int64       `json:"clicks"`
+	Conversions int64       `json:"conversions"`
+	CreatedAt   *time.Time  `json:"created_at,omitempty"`
+}
+
 // MarshalJSON encodes c in the platform's wire format, the inverse of
 // [Campaign.UnmarshalJSON]: the budget is written as a JSON number with the
 // same digits, and created_at is omitted when zero.
@@ -140,16 +152,7 @@ func (c Campaign) MarshalJSON() ([]byte, error) {
 	if _, err := canonicalDecimal(c.Budget); err != nil {
 		return nil, fmt.Errorf("adplatform: campaign %q: budget: %w", c.ID, err)
 	}
-	wire := struct {
-		ID          string      `json:"id"`
-		Name        string      `json:"name"`
-		Status      string      `json:"status"`
-		Budget      json.Number `json:"budget"`
-		Impressions int64       `json:"impressions"`
-		Clicks      int64       `json:"clicks"`
-		Conversions int64       `json:"conversions"`
-		CreatedAt   *time.Time  `json:"created_at,omitempty"`
-	}{c.ID, c.Name, c.Status, json.Number(c.Budget), c.Impressions, c.Clicks, c.Conversions, nil}
+	wire := wireCampaign{c.ID, c.Name, c.Status, json.Number(c.Budget), c.Impressions, c.Clicks, c.Conversions, nil}
 	if !c.CreatedAt.IsZero() {
 		t := c.CreatedAt
 		wire.CreatedAt = &t
