@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -226,9 +225,12 @@ func (c *Client) requestToken(ctx context.Context, obs Observer) (token string, 
 	return body.AccessToken, refreshAt, expiresAt, nil
 }
 
+// decodeToken decodes a token answer. A body that is not well-formed JSON
+// wraps ErrMalformedResponse; one that breaks the contract (no token, a
+// token_type other than Bearer, a field of the wrong type) names the field.
 func decodeToken(b []byte, body *tokenBody) error {
-	if err := json.Unmarshal(b, body); err != nil {
-		return &DecodeError{Endpoint: EndpointAuth, Err: fmt.Errorf("token response is not the expected JSON object: %w", ErrMalformedResponse)}
+	if err := decodeObject(EndpointAuth, b, body); err != nil {
+		return err
 	}
 	switch {
 	case body.AccessToken == "":

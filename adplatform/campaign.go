@@ -12,9 +12,21 @@ import (
 
 // Campaign is one campaign as the platform lists it.
 //
-// Values are exact: ids and text are whatever Unicode the platform sent,
-// counts are int64 (values above 2^53 survive), and Budget is the decimal the
-// platform sent, never passed through a float.
+// Records arrive exactly or are reported. Values are exact: ids and text
+// are whatever Unicode the platform sent, counts are int64 (values above
+// 2^53 survive), and Budget is the decimal the platform sent, never passed
+// through a float. Text is never repaired: a record holding invalid UTF-8
+// (an overlong \xc0\xaf, a stray \xff, anywhere, keys and fields adsync
+// ignores included) or an escape of a lone surrogate (\ud800, \udc00, a
+// high surrogate not followed by a low one) is not decoded, where
+// encoding/json alone would put U+FFFD in its place: it is a [*DecodeError]
+// naming the field, and in a listing a [*RecordError] holding the raw
+// bytes, which the syncer keeps as a dead letter. Valid surrogate pairs (\ud83d\ude00), U+FFFD sent as such and
+// every other valid character pass unchanged. NUL sent as the escape
+// \u0000 is valid JSON and is kept: a store that cannot hold it
+// (PostgreSQL text cannot) rejects the campaign, which becomes a dead
+// letter there. A raw control byte (NUL included) inside a string is not
+// JSON at all: the record is reported, and the rest of its page arrives.
 type Campaign struct {
 	// ID is the platform's opaque campaign id. It is never empty, and
 	// nothing guarantees it is URL-safe.
@@ -45,31 +57,51 @@ const maxDecimalDigits = 1000
 // may be JSON numbers or strings holding one (some platforms quote int64s).
 // A missing field or a value of the wrong type is a *[DecodeError] naming
 // the field; unknown fields are ignored.
+//
+// The record must be exact JSON: a string holding invalid UTF-8 (anywhere,
+// keys and unknown fields included) or a lone surrogate escape such as
+// \ud800 is a *DecodeError naming the field and the byte, never text with
+// U+FFFD in its place. See [Campaign] for what that means.
 func (c *Campaign) UnmarshalJSON(data []byte) error {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
-		return &DecodeError{Err: errors.New("campaign is not a JSON object")}
+	out, _, err := decodeCampaign(data)
+	if err != nil {
+		return err
+	}
+	*c = out
+	return nil
+}
+
+// decodeCampaign decodes a record. It returns the record's top-level
+// members too, those before the failure on an error, to name a broken
+// record by its id.
+func decodeCampaign(data []byte) (Campaign, members, error) {
+	fields, isObject, jerr := parseStrict(data)
+	switch {
+	case jerr != nil:
+		return Campaign{}, fields, &DecodeError{Field: jerr.Path, Err: jerr}
+	case !isObject && !isNull(data):
+		return Campaign{}, nil, &DecodeError{Err: errors.New("campaign is not a JSON object")}
 	}
 	var out Campaign
 	var err error
 	if out.ID, err = stringField(fields, "id"); err != nil {
-		return err
+		return Campaign{}, fields, err
 	}
 	if out.ID == "" {
-		return &DecodeError{Field: "id", Err: errors.New("empty")}
+		return Campaign{}, fields, &DecodeError{Field: "id", Err: errors.New("empty")}
 	}
 	if out.Name, err = stringField(fields, "name"); err != nil {
-		return err
+		return Campaign{}, fields, err
 	}
 	if out.Status, err = stringField(fields, "status"); err != nil {
-		return err
+		return Campaign{}, fields, err
 	}
 	lit, err := numberField(fields, "budget")
 	if err != nil {
-		return err
+		return Campaign{}, fields, err
 	}
 	if out.Budget, err = canonicalDecimal(lit); err != nil {
-		return &DecodeError{Field: "budget", Err: err}
+		return Campaign{}, fields, &DecodeError{Field: "budget", Err: err}
 	}
 	for _, f := range []struct {
 		name string
@@ -77,19 +109,40 @@ func (c *Campaign) UnmarshalJSON(data []byte) error {
 	}{{"impressions", &out.Impressions}, {"clicks", &out.Clicks}, {"conversions", &out.Conversions}} {
 		lit, err := numberField(fields, f.name)
 		if err != nil {
-			return err
+			return Campaign{}, fields, err
 		}
 		n, err := strconv.ParseInt(lit, 10, 64)
 		if err != nil {
-			return &DecodeError{Field: f.name, Err: fmt.Errorf("not an int64: %s", excerpt([]byte(lit), 40))}
+			return Campaign{}, fields, &DecodeError{Field: f.name, Err: fmt.Errorf("not an int64: %s", excerpt([]byte(lit), 40))}
 		}
 		*f.dst = n
 	}
 	if out.CreatedAt, err = timeField(fields, "created_at"); err != nil {
-		return err
+		return Campaign{}, fields, err
 	}
-	*c = out
-	return nil
+	return out, fields, nil
+}
+
+// recordID is a bad record's id when it has a usable one: a string "id"
+// among the members that parsed.
+func recordID(fields members) string {
+	raw, ok := fields.get("id")
+	if !ok || raw[0] != '"' {
+		return ""
+	}
+	return unquote(raw)
+}
+
+// wireCampaign is the platform's wire format, for encoding/json.
+type wireCampaign struct {
+	ID          string      `json:"id"`
+	Name        string      `json:"name"`
+	Status      string      `json:"status"`
+	Budget      json.Number `json:"budget"`
+	Impressions int64       `json:"impressions"`
+	Clicks      int64       `json:"clicks"`
+	Conversions int64       `json:"conversions"`
+	CreatedAt   *time.Time  `json:"created_at,omitempty"`
 }
 
 // MarshalJSON encodes c in the platform's wire format, the inverse of
@@ -99,16 +152,7 @@ func (c Campaign) MarshalJSON() ([]byte, error) {
 	if _, err := canonicalDecimal(c.Budget); err != nil {
 		return nil, fmt.Errorf("adplatform: campaign %q: budget: %w", c.ID, err)
 	}
-	wire := struct {
-		ID          string      `json:"id"`
-		Name        string      `json:"name"`
-		Status      string      `json:"status"`
-		Budget      json.Number `json:"budget"`
-		Impressions int64       `json:"impressions"`
-		Clicks      int64       `json:"clicks"`
-		Conversions int64       `json:"conversions"`
-		CreatedAt   *time.Time  `json:"created_at,omitempty"`
-	}{c.ID, c.Name, c.Status, json.Number(c.Budget), c.Impressions, c.Clicks, c.Conversions, nil}
+	wire := wireCampaign{c.ID, c.Name, c.Status, json.Number(c.Budget), c.Impressions, c.Clicks, c.Conversions, nil}
 	if !c.CreatedAt.IsZero() {
 		t := c.CreatedAt
 		wire.CreatedAt = &t
@@ -116,51 +160,46 @@ func (c Campaign) MarshalJSON() ([]byte, error) {
 	return json.Marshal(wire)
 }
 
-func stringField(fields map[string]json.RawMessage, name string) (string, error) {
-	raw, ok := fields[name]
+func stringField(fields members, name string) (string, error) {
+	raw, ok := fields.get(name)
 	if !ok || isNull(raw) {
 		return "", &DecodeError{Field: name, Err: errors.New("missing")}
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if raw[0] != '"' {
 		return "", &DecodeError{Field: name, Err: fmt.Errorf("want a string, got %s", jsonKind(raw))}
 	}
-	return s, nil
+	return unquote(raw), nil
 }
 
 // numberField returns the literal of a JSON number, or of a string that
 // holds one.
-func numberField(fields map[string]json.RawMessage, name string) (string, error) {
-	raw, ok := fields[name]
+func numberField(fields members, name string) (string, error) {
+	raw, ok := fields.get(name)
 	if !ok || isNull(raw) {
 		return "", &DecodeError{Field: name, Err: errors.New("missing")}
 	}
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", &DecodeError{Field: name, Err: err}
-		}
+	if raw[0] == '"' {
+		s := unquote(raw)
 		if !isJSONNumber(s) {
 			return "", &DecodeError{Field: name, Err: fmt.Errorf("want a number, got the string %q", excerpt([]byte(s), 40))}
 		}
 		return s, nil
 	}
-	if !isJSONNumber(string(raw)) {
+	if !isJSONNumber(raw) {
 		return "", &DecodeError{Field: name, Err: fmt.Errorf("want a number, got %s", jsonKind(raw))}
 	}
 	return string(raw), nil
 }
 
-func timeField(fields map[string]json.RawMessage, name string) (time.Time, error) {
-	raw, ok := fields[name]
+func timeField(fields members, name string) (time.Time, error) {
+	raw, ok := fields.get(name)
 	if !ok || isNull(raw) {
 		return time.Time{}, nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if raw[0] != '"' {
 		return time.Time{}, &DecodeError{Field: name, Err: fmt.Errorf("want an RFC 3339 string, got %s", jsonKind(raw))}
 	}
+	s := unquote(raw)
 	if s == "" {
 		return time.Time{}, nil
 	}
@@ -198,7 +237,7 @@ func jsonKind(raw json.RawMessage) string {
 
 // isJSONNumber reports whether s is a number in JSON's grammar:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func isJSONNumber(s string) bool {
+func isJSONNumber[T string | []byte](s T) bool {
 	i := 0
 	if i < len(s) && s[i] == '-' {
 		i++
@@ -230,7 +269,7 @@ func isJSONNumber(s string) bool {
 }
 
 // skipDigits returns the index of the first non-digit of s at or after i.
-func skipDigits(s string, i int) int {
+func skipDigits[T string | []byte](s T, i int) int {
 	for i < len(s) && isDigit(s[i]) {
 		i++
 	}

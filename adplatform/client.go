@@ -270,6 +270,9 @@ type SyncResult struct {
 // maxSyncMessageRunes bounds SyncResult.Message.
 const maxSyncMessageRunes = 500
 
+// decodeSync decodes a sync answer. A body that is not well-formed JSON
+// wraps ErrMalformedResponse; one that breaks the contract (no success, a
+// field of the wrong type, another campaign's id) names the field.
 func decodeSync(b []byte, id string, known secrets) (SyncResult, error) {
 	var body struct {
 		Success    *bool           `json:"success"`
@@ -278,8 +281,8 @@ func decodeSync(b []byte, id string, known secrets) (SyncResult, error) {
 		Message    json.RawMessage `json:"message"`
 		Error      json.RawMessage `json:"error"`
 	}
-	if err := json.Unmarshal(b, &body); err != nil {
-		return SyncResult{}, &DecodeError{Endpoint: EndpointSync, Err: fmt.Errorf("sync response is not the expected JSON object: %w", ErrMalformedResponse)}
+	if err := decodeObject(EndpointSync, b, &body); err != nil {
+		return SyncResult{}, err
 	}
 	if body.Success == nil {
 		return SyncResult{}, &DecodeError{Endpoint: EndpointSync, Field: "success", Err: errors.New("missing")}

@@ -62,6 +62,27 @@
 // first copy), with a record that cannot be decoded as a [*RecordError].
 // [Client.ListCampaigns] fetches one page.
 //
+// # Records arrive exactly or are reported
+//
+// A campaign is decoded exactly as sent or not at all (see [Campaign]):
+// text holding invalid UTF-8 or a lone surrogate escape is reported, never
+// replaced by U+FFFD as encoding/json would. And one broken record never
+// blocks an account: a page is not parsed as one JSON value but followed
+// by its structure, each record cut out by bracket and string matching and
+// decoded strictly on its own. A record that breaks the page's JSON (a raw
+// control byte or invalid UTF-8 in a string, a bad number, an unescaped
+// quote, a value cut short or malformed inside it) is yielded as a
+// [*RecordError] with its raw bytes, and its neighbours arrive. Only a page
+// that cannot be followed at all (cut short, garbage, no data array, a
+// broken pagination object) fails the listing.
+//
+// A response body that is not well-formed JSON, or was cut short, is a
+// [*DecodeError] wrapping [ErrMalformedResponse]: another attempt may bring
+// it whole. One that is JSON but breaks the contract (a sync answer without
+// success, a token_type "mac", a listing without data, a field of the
+// wrong type) is a *DecodeError naming the field, without it: no attempt
+// will change it.
+//
 // # Rate limit
 //
 // The platform accepts at most N requests in any rolling window (10 per 60
@@ -119,8 +140,9 @@
 // Errors are typed; take them apart with errors.As: [*APIError] (status,
 // the body's error code, a short sanitized excerpt of its message,
 // attempts; Temporary for 5xx and 408), [*RateLimitError], [*AuthError],
-// [*DecodeError] (naming the field), [*RecordError] (one bad record of a
-// listing). A transport failure still failing after the retries is
+// [*DecodeError] (naming the field; errors.Is(err, [ErrMalformedResponse])
+// when the body was not well-formed JSON), [*RecordError] (one bad record
+// of a listing). A transport failure still failing after the retries is
 // returned wrapped, with the number of attempts; an attempt timeout is a
 // [net.Error] whose Timeout is true, and is not a context error.
 //

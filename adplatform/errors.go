@@ -106,10 +106,19 @@ func (e *AuthError) Error() string {
 
 func (e *AuthError) Unwrap() error { return e.Err }
 
+// ErrMalformedResponse is wrapped by a *[DecodeError] whose response body
+// is not well-formed JSON or was cut short: the body may have been
+// truncated in transfer, so retrying may help. A *DecodeError without it
+// reports a body that is well-formed but breaks the contract (a missing
+// field, a value of the wrong type), which retrying does not change. Test
+// it with errors.Is. It is never in a [*RecordError]: a listing that
+// could be followed yields its broken records, which stay broken.
+var ErrMalformedResponse = errors.New("adplatform: malformed or truncated response body")
+
 // DecodeError reports a response, or a field of one, that is not what the
-// contract promises: malformed JSON, a body over the size limit, a missing
-// field or a value of the wrong type. Field names the offending JSON field
-// when there is one.
+// contract promises: malformed JSON (wrapping [ErrMalformedResponse]), a
+// body over the size limit, a missing field or a value of the wrong type.
+// Field names the offending JSON field when there is one.
 type DecodeError struct {
 	Endpoint Endpoint
 	Field    string
@@ -130,16 +139,30 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
+// malformedBody is the *DecodeError of a body that is not well-formed
+// JSON; detail says where, never what.
+func malformedBody(ep Endpoint, field, detail string) *DecodeError {
+	return &DecodeError{Endpoint: ep, Field: field, Err: &malformedError{detail}}
+}
+
+type malformedError struct{ detail string }
+
+func (e *malformedError) Error() string        { return "malformed or truncated body: " + e.detail }
+func (e *malformedError) Is(target error) bool { return target == ErrMalformedResponse }
+
 // RecordError reports one campaign record of a listed page that could not
 // be decoded. The rest of the page is unaffected: iteration goes on past a
-// RecordError, and the record's raw JSON is kept so that nothing is lost.
+// RecordError, and the record's raw bytes are kept so that nothing is lost.
 type RecordError struct {
 	// Page and Index locate the record: the page number and its position
-	// in the page's data array.
+	// in the page's data array (empty elements, as in [a,,b], not counted).
 	Page, Index int
-	// ID is the record's id when it had a usable one, else "".
+	// ID is the record's id when it had a usable one, else "": a string
+	// "id" that parsed before whatever broke the record.
 	ID string
-	// Raw is the record exactly as the platform sent it.
+	// Raw is the record exactly as the platform sent it, byte for byte. It
+	// is not valid JSON when the record is what broke the page's JSON (a
+	// raw control byte in a string, say).
 	Raw json.RawMessage
 	// Err is the *DecodeError that names the field.
 	Err error
@@ -154,9 +177,3 @@ func (e *RecordError) Error() string {
 }
 
 func (e *RecordError) Unwrap() error { return e.Err }
-
-// ErrMalformedResponse is matched (errors.Is) by the *DecodeError of a 2xx
-// body that is not well-formed JSON or was cut short: retrying may help.
-// A body that is well-formed but breaks the contract (a missing field, a
-// value of the wrong type) is a *DecodeError without it, and is final.
-var ErrMalformedResponse = errors.New("adplatform: malformed response body")

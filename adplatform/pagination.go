@@ -49,69 +49,54 @@ type Record struct {
 }
 
 // decodePage decodes a listing: {"data": [...], "pagination": {page,
-// limit, total, has_more}}. Each record is decoded on its own: a bad one
-// becomes a *RecordError holding its raw JSON, in place, and the rest of
-// the page is unaffected. A body that is not a listing is a *DecodeError.
-// known are the secrets to redact from the errors' messages.
+// limit, total, has_more}}. scanPage finds each record's bytes, and each
+// is decoded on its own: a bad one, even one that breaks the page's JSON,
+// becomes a *RecordError holding its raw bytes, in place, and the rest of
+// the page is unaffected. A body that is not a listing is a *DecodeError,
+// wrapping ErrMalformedResponse when it cannot be followed at all. known
+// are the secrets to redact from the errors' messages.
 func decodePage(b []byte, page int, known secrets) (Page, error) {
-	var wire struct {
-		Data       *[]json.RawMessage `json:"data"`
-		Pagination *struct {
-			Page    json.RawMessage `json:"page"`
-			Limit   json.RawMessage `json:"limit"`
-			Total   json.RawMessage `json:"total"`
-			HasMore json.RawMessage `json:"has_more"`
-		} `json:"pagination"`
-	}
-	if err := json.Unmarshal(b, &wire); err != nil {
-		return Page{}, &DecodeError{Endpoint: EndpointList, Err: fmt.Errorf("listing is not the expected JSON object: %w", ErrMalformedResponse)}
-	}
-	if wire.Data == nil {
-		// Absent; "data": null decodes to a pointer to a nil slice: an
-		// empty page.
-		if !hasKey(b, "data") {
-			return Page{}, &DecodeError{Endpoint: EndpointList, Field: "data", Err: errors.New("missing")}
-		}
-		wire.Data = new([]json.RawMessage)
+	l, err := scanPage(b)
+	if err != nil {
+		return Page{}, err
 	}
 	p := Page{Number: page}
-	if pg := wire.Pagination; pg != nil {
-		var err error
-		for _, f := range []struct {
-			name string
-			raw  json.RawMessage
-			dst  *int
-		}{{"pagination.page", pg.Page, &p.Number}, {"pagination.limit", pg.Limit, &p.Limit}, {"pagination.total", pg.Total, &p.Total}} {
-			if *f.dst, err = optionalCount(f.raw, f.name); err != nil {
-				return Page{}, err
-			}
-		}
-		if p.Number == 0 {
-			p.Number = page
-		}
-		if len(pg.HasMore) > 0 && !isNull(pg.HasMore) {
-			if err := json.Unmarshal(pg.HasMore, &p.HasMore); err != nil {
-				return Page{}, &DecodeError{Endpoint: EndpointList, Field: "pagination.has_more", Err: fmt.Errorf("want a boolean, got %s", jsonKind(pg.HasMore))}
-			}
+	pg := l.pagination
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *int
+	}{{"pagination.page", pg.Page, &p.Number}, {"pagination.limit", pg.Limit, &p.Limit}, {"pagination.total", pg.Total, &p.Total}} {
+		if *f.dst, err = optionalCount(f.raw, f.name); err != nil {
+			return Page{}, err
 		}
 	}
-	p.Records = make([]Record, len(*wire.Data))
-	for i, raw := range *wire.Data {
+	if p.Number == 0 {
+		p.Number = page
+	}
+	if len(pg.HasMore) > 0 && !isNull(pg.HasMore) {
+		if err := json.Unmarshal(pg.HasMore, &p.HasMore); err != nil {
+			return Page{}, &DecodeError{Endpoint: EndpointList, Field: "pagination.has_more", Err: fmt.Errorf("want a boolean, got %s", jsonKind(pg.HasMore))}
+		}
+	}
+	p.Records = make([]Record, len(l.records))
+	for i, sp := range l.records {
+		raw := json.RawMessage(b[sp.start:sp.end])
 		p.Records[i].Raw = raw
-		var c Campaign
-		if err := c.UnmarshalJSON(raw); err != nil {
+		c, fields, err := decodeCampaign(raw)
+		if err != nil {
 			var de *DecodeError
 			if errors.As(err, &de) {
-				if de.Endpoint == "" {
-					de.Endpoint = EndpointList
-				}
-				// The message quotes a little of the bad value, which a
-				// hostile platform could fill with our token.
-				if msg := de.Err.Error(); known.replace(msg) != msg {
-					de.Err = errors.New(sanitize(msg, known, maxMessageRunes))
+				de.Endpoint = EndpointList
+				// The message quotes a little of the bad value, and the
+				// path the record's keys, which a hostile platform could
+				// fill with our token.
+				if msg := de.Error(); known.replace(msg) != msg {
+					de.Field = sanitize(de.Field, known, maxMessageRunes)
+					de.Err = errors.New(sanitize(de.Err.Error(), known, maxMessageRunes))
 				}
 			}
-			rec := &RecordError{Page: page, Index: i, ID: recordID(raw), Raw: raw, Err: err}
+			rec := &RecordError{Page: page, Index: i, ID: recordID(fields), Raw: raw, Err: err}
 			p.Records[i].Campaign.ID = rec.ID
 			p.Records[i].Err = rec
 			continue
@@ -133,31 +118,6 @@ func optionalCount(raw json.RawMessage, name string) (int, error) {
 		return 0, &DecodeError{Endpoint: EndpointList, Field: name, Err: fmt.Errorf("want a non-negative integer, got %s", jsonKind(raw))}
 	}
 	return int(n), nil
-}
-
-// hasKey reports whether the JSON object b has the top-level key k.
-func hasKey(b []byte, k string) bool {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil {
-		return false
-	}
-	_, ok := m[k]
-	return ok
-}
-
-// recordID is a bad record's id when it has a usable one.
-func recordID(raw json.RawMessage) string {
-	var rec struct {
-		ID json.RawMessage `json:"id"`
-	}
-	if json.Unmarshal(raw, &rec) != nil {
-		return ""
-	}
-	var id string
-	if json.Unmarshal(rec.ID, &id) != nil {
-		return ""
-	}
-	return id
 }
 
 // maxPagesUnknownTotal bounds a listing whose platform gives no total and

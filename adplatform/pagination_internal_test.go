@@ -107,53 +107,6 @@ func TestDecodePageRedactsRecordErrors(t *testing.T) {
 		t.Fatalf("record error %q; want the token redacted, the field named", msg)
 	}
 }
-
-func FuzzDecodePage(f *testing.F) {
-	f.Add([]byte(`{"data":[` + rec() + `],"pagination":{"page":1,"limit":10,"total":100,"has_more":true}}`))
-	f.Add([]byte(`{"data":[` + rec("budget", "1.5e3", "clicks", `"9007199254740993"`) + `,{"id":null}],"pagination":{}}`))
-	f.Add([]byte(`{"data":[` + rec("created_at", `"2024-02-29T23:59:59.123456789-05:00"`, "name", `"\u202e"`) + `]}`))
-	f.Add([]byte(`{"data":null}`))
-	f.Add([]byte(`[]`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := decodePage(body, 1, nil)
-		if err != nil {
-			var de *DecodeError
-			if !errors.As(err, &de) {
-				t.Fatalf("page error %T is not a *DecodeError: %v", err, err)
-			}
-			return
-		}
-		campaigns, invalid := split(p)
-		for _, r := range p.Records {
-			if !json.Valid(r.Raw) {
-				t.Fatalf("record's raw JSON %q is not JSON", r.Raw)
-			}
-		}
-		for _, c := range campaigns {
-			if c.ID == "" {
-				t.Fatal("a campaign with an empty id decoded")
-			}
-			// What decodes re-encodes, and decodes equal.
-			b, err := json.Marshal(c)
-			if err != nil {
-				t.Fatalf("re-encode %+v: %v", c, err)
-			}
-			var back Campaign
-			if err := json.Unmarshal(b, &back); err != nil {
-				t.Fatalf("decode re-encoded %s: %v", b, err)
-			}
-			if !campaignsEqual(back, c) {
-				t.Fatalf("round trip changed the campaign:\n got %+v\nwant %+v", back, c)
-			}
-		}
-		for _, re := range invalid {
-			if !json.Valid(re.Raw) {
-				t.Fatalf("invalid record's raw JSON %q is not JSON", re.Raw)
-			}
-		}
-	})
-}
-
 // split returns a page's campaigns and the errors of its bad records.
 func split(p Page) (campaigns []Campaign, invalid []*RecordError) {
 	for _, r := range p.Records {
