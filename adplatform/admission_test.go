@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -107,4 +110,48 @@ func TestAdmissionSendsNoRetry(t *testing.T) {
 			t.Fatalf("%d requests; want 1", n)
 		}
 	})
+}
+
+// RequestStarted and RequestDone of one attempt carry the same ID, and
+// attempts have different ones.
+func TestRequestIDsPairStartAndDone(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		v := virtual(func(w http.ResponseWriter, r *http.Request) {
+			if n.Add(1) == 1 {
+				writeJSON(w, 503, map[string]any{"error": "x"})
+				return
+			}
+			writeJSON(w, 200, map[string]any{"success": true})
+		})
+		var ids idPairs
+		c := virtualClient(t, v, func(o *adplatform.Options) { o.Observer = &ids })
+		if _, err := c.SyncCampaign(context.Background(), "a"); err != nil {
+			t.Fatal(err)
+		}
+		ids.mu.Lock()
+		defer ids.mu.Unlock()
+		if len(ids.started) != 3 || !slices.Equal(ids.started, ids.done) || len(slices.Compact(slices.Sorted(slices.Values(ids.started)))) != 3 {
+			t.Fatalf("started %v, done %v; want 3 distinct ids (token, 503, 200), paired", ids.started, ids.done)
+		}
+	})
+}
+
+type idPairs struct {
+	adplatform.NopObserver
+	mu            sync.Mutex
+	started, done []uint64
+}
+
+func (p *idPairs) RequestStarted(i adplatform.RequestInfo) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.started = append(p.started, i.ID)
+}
+
+func (p *idPairs) RequestDone(i adplatform.RequestInfo) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done = append(p.done, i.ID)
 }

@@ -146,6 +146,7 @@ type Stats struct {
 type counters struct {
 	requests, retries, rateLimited, tokenRefreshes atomic.Int64
 	rateLimitWaits, rateLimitWaited                atomic.Int64
+	attemptIDs                                     atomic.Uint64
 }
 
 // Stats returns the client's counters.

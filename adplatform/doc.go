@@ -87,20 +87,36 @@
 //
 // The platform accepts at most N requests in any rolling window (10 per 60
 // s per client id). A [Limiter] models exactly that, as a sliding log: a
-// request goes when the N-th latest one is one window old, plus a small
-// margin for the jitter between our send and the platform's arrival
-// (Options.RateMargin, by default a hundredth of the window within [10ms,
-// 1s]). A token bucket does not model it: it would let an 11th request go 6
-// s after ten, and earn a 429. Waiters are served first come, first served;
-// a wait that would outlast the context's deadline fails at once with
-// [ErrLimiterDeadline]. Every attempt of every /api call, retries
-// included, passes the limiter; token requests do not (that endpoint is not
-// rate-limited). When the platform says the window is full (a 429, or
-// Remaining: 0 in X-RateLimit-*, RateLimit-* or structured RateLimit
-// headers), the limiter holds every call until then, so that concurrent
-// workers do not all walk into the same wall. Callers sharing a client id
-// must share one [Client], which is safe for concurrent use;
-// [Client.Limiter] shows its limiter.
+// request goes when the N-th latest one is one window old, plus a margin.
+// A token bucket does not model it: it would let an 11th request go 6 s
+// after ten, and earn a 429. Every attempt of every /api call, retries
+// included, passes the limiter; token requests do not (that endpoint is
+// not rate-limited). Waiters are served first come, first served; a wait
+// that would outlast the context's deadline fails at once with
+// [ErrLimiterDeadline].
+//
+// The log holds the time each request was written to the connection
+// (net/http's httptrace tells), not the time it was admitted: a request
+// that reaches the wire late (a new connection, a busy CPU) is logged
+// late, as the platform sees it. The bearer token is obtained before a
+// request is admitted, so that no token request sits between admission
+// and sending; a token that expired during a long wait for a slot is
+// replaced after the slot is given back. The margin covers what the
+// client cannot see, the platform logging a request later than it was
+// written: Options.RateMargin at least (by default a hundredth of the
+// window, within [25ms, 1s]), widened by the scheduling delay the limiter
+// observes (timers firing late, requests written late on a busy machine)
+// and by any 429 that comes anyway, decaying as calm returns, never more
+// than a tenth of the window.
+//
+// When the platform says the window is full (a 429, or Remaining: 0 in
+// X-RateLimit-*, RateLimit-* or structured RateLimit headers), the
+// limiter holds every call until then, so that concurrent workers do not
+// all walk into the same wall. Callers sharing a client id must share one
+// [Client], which is safe for concurrent use. [Client.Limiter] shows its
+// limiter, and [Limiter.State] and [Limiter.Restore] hand what it knows
+// (the recent send times, the platform's "wait until") to another process
+// taking the account over.
 //
 // On the reference numbers, listing and syncing 100 campaigns takes 101
 // requests: the floor is 10 windows plus one sync, 602 s, and the client
@@ -108,38 +124,73 @@
 //
 // # Retries
 //
-// Each call is run by go-retryablehttp with this package's policy:
+// Every call is run by one long-lived go-retryablehttp client, built by
+// [New]: its transport makes each attempt (token, outage gate, limiter,
+// the round trip under the attempt timeout), and its policy functions are
+// Options.CheckRetry and Options.Backoff, by default [DefaultRetryPolicy]
+// and [DefaultBackoff]. Attempts are bounded by Options.MaxRetries:
 //
-//   - 500, 502, 503, 504 and 408, attempts cut by their timeout
+//   - 408, 500, 502, 503 and 504, attempts cut by their timeout
 //     (Options.ListTimeout, SyncTimeout, AuthTimeout: per attempt, not
-//     counting the limiter's wait), connection failures and 2xx bodies that
-//     are not the expected JSON are retried up to Options.MaxRetries times,
-//     after a backoff drawn uniformly from [0, min(BackoffMax,
-//     BackoffMin·2^k)]. A Retry-After header on such a response is honoured
-//     up to BackoffMax; a body's retry_after is the rate limit's and never
-//     applies to them.
+//     counting the waits before it), connection failures and 2xx bodies
+//     cut short or not well-formed JSON are retried after a backoff drawn
+//     uniformly from [0, min(BackoffMax, BackoffMin·2^k)]. A Retry-After
+//     header on such a response is honoured up to BackoffMax, and one
+//     that would outlast the caller's deadline ends the call at once with
+//     that response as its error; a body's retry_after is the rate
+//     limit's and never applies to them.
 //   - A 429 is a wait, not a failure: the wait its Retry-After says
 //     (seconds, fractional or not, or an HTTP-date), else its body's
 //     retry_after, else a backoff, is applied to the shared limiter, and
-//     the call goes again when the limiter lets it. 429s count against
-//     Options.MaxRateLimitRetries, not MaxRetries. A wait longer than
-//     Options.MaxRateLimitWait (a Retry-After of a day) fails the call at
-//     once with a [*RateLimitError] carrying it.
+//     the call goes again when the limiter lets it. A wait longer than
+//     Options.MaxRateLimitWait (a Retry-After of a day) closes the client
+//     until then: the call, and every later call until that time, fails
+//     at once with a [*RateLimitError] carrying it (RetryAfter, Until),
+//     without sending a request. A caller's deadline that cuts a wait for
+//     the platform short fails with an error that is both
+//     [context.DeadlineExceeded] and that *RateLimitError.
 //   - A 401 is retried once with a new token (see above).
-//   - Other 4xx, a redirect (never followed: it would carry the token
-//     elsewhere), a sync answered with success false, a body over
+//   - Any other status, a redirect (never followed: it would carry the
+//     token elsewhere), a sync answered with success false, a 2xx body
+//     that is well-formed but breaks the contract, a body over
 //     Options.MaxResponseBytes: not retried.
 //
-// The caller's context bounds everything: its cancellation stops any wait
-// at once and the call returns an error wrapping ctx.Err(); a backoff that
-// would outlast its deadline is not slept, the call failing with its real
-// cause.
+// An error that ends a call names its cause once, and when the attempts
+// did not all fail alike, says how they failed ("attempts: 4× timeout, 1×
+// HTTP 503"). The caller's context bounds everything: its cancellation
+// stops any wait at once and the call returns an error wrapping
+// ctx.Err(), with the last attempt's failure.
+//
+// # Outages
+//
+// When the platform is down (5 consecutive 502, 503, 504, refused or
+// reset connections, from at least two calls, with no success in between)
+// calls stop sending. They wait, spending none of their retries, while one
+// probe at a time goes: the first after a second, then at a doubling
+// interval up to 15 s. The first answer that is not an outage signal
+// releases them all. An outage longer than Options.MaxOutage (default 5
+// minutes) ends the wait with an error matching [ErrPlatformUnavailable],
+// which says "stop and come back later", not "this campaign failed". One
+// call failing alone, however often, is that call's own failure (a
+// campaign the platform chokes on), and a platform that never answered
+// the client (a wrong URL) fails calls on their own retries, in seconds.
+// A 500 is not an outage signal, nor is a timeout.
+//
+// # Stopping
+//
+// [WithAdmission] gives a call a second context, its admission: once it
+// is done, the call sends nothing more (a call waiting for a token, the
+// platform, a slot or a backoff stops at once with an error matching
+// [ErrStopped]), while an attempt already on the wire finishes under the
+// call's own context and its answer is returned. A graceful shutdown
+// closes admission and keeps the calls' context alive for a grace period.
 //
 // # Errors
 //
-// Errors are typed; take them apart with errors.As: [*APIError] (status,
-// the body's error code, a short sanitized excerpt of its message,
-// attempts; Temporary for 5xx and 408), [*RateLimitError], [*AuthError],
+// Errors are typed; take them apart with errors.As and errors.Is:
+// [*APIError] (status, the body's error code, a short sanitized excerpt of
+// its message, attempts; Temporary for 5xx and 408), [*RateLimitError],
+// [ErrPlatformUnavailable], [ErrStopped], [*AuthError],
 // [*DecodeError] (naming the field; errors.Is(err, [ErrMalformedResponse])
 // when the body was not well-formed JSON), [*RecordError] (one bad record
 // of a listing). A transport failure still failing after the retries is
@@ -164,11 +215,11 @@
 // value and the [StaticCredentials] provider show none of them, however
 // they are shown: fmt with any verb, slog, encoding/json (Credentials
 // marshal their password as "[REDACTED]", and JSON holding that
-// placeholder is refused when read back), encoding/xml or gob. Platform text that reaches errors (error
-// codes and messages, sync messages) is cut short, stripped of control and
-// bidi characters, and has the current secrets, anything following
-// "Bearer " or "Basic ", and URL passwords replaced by [REDACTED]: a
-// hostile or careless platform echoing the Authorization header leaks
-// nothing. Response bodies are never logged, and of an error body at most
-// 64 KiB is kept.
+// placeholder is refused when read back), encoding/xml or gob. Platform
+// text that reaches errors (error codes and messages, sync messages) is
+// cut short, stripped of control and bidi characters, and has the current
+// secrets, anything following "Bearer " or "Basic ", and URL passwords
+// replaced by [REDACTED]: a hostile or careless platform echoing the
+// Authorization header leaks nothing. Response bodies are never logged,
+// and of an error body at most 64 KiB is kept.
 package adplatform

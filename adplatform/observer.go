@@ -21,7 +21,8 @@ type Observer interface {
 	// RequestDone is called after every attempt, retries included. For a
 	// 2xx it is called before the body is read.
 	RequestDone(RequestInfo)
-	// Retrying is called when an attempt failed and will be retried.
+	// Retrying is called before an attempt that retries a failed one,
+	// with why and how long the call waited since.
 	Retrying(RetryInfo)
 	// RateLimitWait is called when the client-side limiter made a request
 	// wait before it could be sent (not called when it went at once).
@@ -35,6 +36,10 @@ type Observer interface {
 
 // RequestInfo describes one attempt of one request.
 type RequestInfo struct {
+	// ID identifies the attempt among the client's: RequestStarted and
+	// RequestDone of one attempt carry the same ID, so that an adapter can
+	// pair them (a span, an in-flight gauge).
+	ID       uint64
 	Endpoint Endpoint
 	// Status is the HTTP status, or 0 when no response arrived (or, in
 	// RequestStarted, none yet).
@@ -56,8 +61,9 @@ type RetryInfo struct {
 	// Reason says why, in a few words: "HTTP 503", "timeout",
 	// "connection reset", "token expired".
 	Reason string
-	// Wait is how long the client backs off before the next attempt
-	// (the limiter may add to it).
+	// Wait is how long the call waited between the failed attempt and
+	// this retry (its backoff, or for a 429 the platform's wait in the
+	// limiter).
 	Wait time.Duration
 }
 

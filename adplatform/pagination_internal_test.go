@@ -107,6 +107,7 @@ func TestDecodePageRedactsRecordErrors(t *testing.T) {
 		t.Fatalf("record error %q; want the token redacted, the field named", msg)
 	}
 }
+
 // split returns a page's campaigns and the errors of its bad records.
 func split(p Page) (campaigns []Campaign, invalid []*RecordError) {
 	for _, r := range p.Records {

@@ -176,7 +176,7 @@ func (t transport) send(ctx context.Context, req *http.Request, cl *call, tok st
 	attemptCtx, cancel := context.WithTimeout(ctx, cl.timeout)
 	out = out.WithContext(httptrace.WithClientTrace(attemptCtx, trace))
 
-	info := RequestInfo{Endpoint: cl.endpoint, Attempt: cl.attempts}
+	info := RequestInfo{ID: c.stats.attemptIDs.Add(1), Endpoint: cl.endpoint, Attempt: cl.attempts}
 	cl.setOnWire(true)
 	cl.lastStatus = 0
 	cl.obs.RequestStarted(info)
