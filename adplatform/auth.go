@@ -96,7 +96,7 @@ func (a *tokens) get(ctx context.Context, obs Observer) (string, error) {
 			// again a little later, not on every call.
 			a.refreshAt = minTime(time.Now().Add(a.c.cfg.backoffMax), oldExpiry)
 			a.c.cfg.logger.Warn("adplatform: token refresh failed, using the current token until it expires",
-				"expires_in", time.Until(oldExpiry).Round(time.Millisecond), "err", err.Error())
+				"expires_in", time.Until(oldExpiry).Round(time.Millisecond).String(), "err", err.Error())
 			f.token = old
 		default:
 			f.err = err
@@ -221,7 +221,7 @@ func (c *Client) requestToken(ctx context.Context, obs Observer) (token string, 
 	}
 	c.stats.tokenRefreshes.Add(1)
 	obs.TokenRefreshed()
-	c.cfg.logger.Info("adplatform: obtained a bearer token", "expires_in", ttl)
+	c.cfg.logger.Info("adplatform: obtained a bearer token", "expires_in", ttl.String())
 	return body.AccessToken, refreshAt, expiresAt, nil
 }
 

@@ -2,6 +2,7 @@ package adplatform_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -206,5 +207,34 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	if testing.Verbose() {
 		t.Logf("%d bytes of logs, %d of errors checked", len(everything["logs"]), len(everything["errors"]))
+	}
+}
+
+// Durations in the client's logs are human-readable text, not a JSON
+// handler's nanoseconds: a pipeline reading "expires_in": 3600000000000
+// would take it for an hour in the future of the universe.
+func TestLogDurationsAreText(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	srv := fake(t, adplatformtest.Options{})
+	c := client(t, srv.URL, func(o *adplatform.Options) { o.Logger = logs.logger(); o.RateLimit, o.RateWindow = 1, time.Second })
+	for _, id := range []string{"campaign_1", "campaign_2"} { // the second waits for the limiter
+		if _, err := c.SyncCampaign(ctxT(t), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for line := range strings.Lines(logs.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		for k, v := range rec {
+			if _, isNumber := v.(float64); isNumber && (strings.Contains(k, "wait") || strings.Contains(k, "latency") || strings.Contains(k, "expires") || k == "after") {
+				t.Errorf("%s is the number %v in %q; want text such as \"1.5s\"", k, v, line)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), `"expires_in":"1h0m0s"`) {
+		t.Errorf("no token line with expires_in as text in:\n%s", logs.String())
 	}
 }
