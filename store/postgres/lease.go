@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -238,6 +239,10 @@ func (l *lease) write(ctx context.Context, op string, fn func(ctx context.Contex
 		if err == nil {
 			return nil
 		}
+		if sqlState(err) == "57014" && hasDeadline(ctx) {
+			// The statement_timeout inTx set: the attempt's deadline.
+			return fmt.Errorf("postgres: %s: %w: %w: %w", op, store.ErrUnavailable, context.DeadlineExceeded, err)
+		}
 		if ctx.Err() != nil || !connectionLost(err) {
 			return classify(ctx, op, err)
 		}
@@ -250,16 +255,39 @@ func (l *lease) write(ctx context.Context, op string, fn func(ctx context.Contex
 
 // inTx runs fn in a transaction on l.conn and commits it; committing
 // reports whether the commit was sent.
+//
+// lib/pq marks a connection bad when a context ends a query on it: the
+// lease's session, and its lock, would end with it. So a deadline of ctx
+// is first enforced by the server, with a statement_timeout a little
+// short of it, which leaves the session as it was; ctx itself is the
+// backstop for a server that does not answer at all.
 func (l *lease) inTx(ctx context.Context, fn func(ctx context.Context, tx *sqlx.Tx) error) (committing bool, err error) {
 	tx, err := l.conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return false, err
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		left -= min(left/10, time.Second)
+		if left < time.Millisecond {
+			tx.Rollback()
+			return false, context.DeadlineExceeded
+		}
+		if _, err := tx.ExecContext(ctx, "SELECT set_config('statement_timeout', $1, true)", strconv.FormatInt(left.Milliseconds(), 10)); err != nil {
+			tx.Rollback()
+			return false, err
+		}
 	}
 	if err := fn(ctx, tx); err != nil {
 		tx.Rollback()
 		return false, err
 	}
 	return true, tx.Commit()
+}
+
+func hasDeadline(ctx context.Context) bool {
+	_, ok := ctx.Deadline()
+	return ok
 }
 
 // read checks that the lease still holds the account, for a read: reads

@@ -396,3 +396,71 @@ func TestAccountsOfTwoSchemasDoNotShareALock(t *testing.T) {
 		t.Errorf("%d advisory locks held for the two accounts; want 2", locks)
 	}
 }
+
+// A call cut short by its context's deadline (a caller's per-attempt
+// timeout) fails with ErrUnavailable and context.DeadlineExceeded, and
+// the lease keeps its account and its connection: the server ended the
+// statement (statement_timeout) before the context had to, so the session
+// and its lock live on, and the next call goes on.
+func TestLeaseCallPastItsDeadline(t *testing.T) {
+	t.Parallel()
+	s, schema := newTestStore(t, Options{})
+	l := mustAcquire(t, s, "acct")
+	run := mustStart(t, l)
+	session := l.session
+	// Another transaction holds the run's row: the Commit waits for it.
+	other, err := schema.DB.BeginTxx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	other.MustExec("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", run.ID)
+
+	// 3s: the server gives up 300ms before the context, room enough on a
+	// loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	err = l.Commit(ctx, store.Batch{RunID: run.ID, Campaigns: makeCampaigns(2, 0)})
+	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Commit past its deadline = %v; want ErrUnavailable and context.DeadlineExceeded", err)
+	}
+	other.Rollback()
+	if err := l.Commit(context.Background(), store.Batch{RunID: run.ID, Campaigns: makeCampaigns(2, 0)}); err != nil {
+		t.Fatalf("Commit after a call past its deadline = %v", err)
+	}
+	if l.session != session {
+		t.Errorf("the lease changed its session (%v, was %v) after a deadline: it should have kept its connection", l.session, session)
+	}
+	if n := countWhere(t, schema.DB, "campaigns", "true"); n != 2 {
+		t.Errorf("%d campaigns; want the 2 of the Commit that went through", n)
+	}
+}
+
+// Acquire while the database is unreachable is unavailable, not busy.
+func TestAcquireWhileUnreachable(t *testing.T) {
+	t.Parallel()
+	s, _, proxy := throughProxy(t, Options{})
+	proxy.Refuse()
+	proxy.Cut()
+	_, err := s.Acquire(context.Background(), "acct")
+	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrAccountBusy) {
+		t.Fatalf("Acquire while the database is unreachable = %v; want ErrUnavailable", err)
+	}
+	proxy.Allow()
+	mustAcquire(t, s, "acct")
+}
+
+// Release frees the account at once, even with a cancelled context (it is
+// what a stopping process does last): the next Acquire needs no retry.
+func TestReleaseWithACancelledContext(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t, Options{})
+	for range 3 {
+		l := mustAcquire(t, s, "acct")
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := l.Release(ctx); err != nil {
+			t.Fatalf("Release = %v", err)
+		}
+	}
+}
