@@ -87,11 +87,7 @@ func checkNothingWritten(t *testing.T, s store.RunStore, l store.Lease, before a
 }
 
 func testCommitRecords(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r := begin(t, s, acctA)
 	putLetters(t, l, r, letterOf(r, "resolved"), letterOf(r, "retired"), letterOf(r, "kept"))
 	synced, listed := sample("synced"), sample("listed-only")
 	listed.SyncedAt = time.Time{}
@@ -123,11 +119,7 @@ func testCommitRecords(t *testing.T, s store.RunStore) {
 }
 
 func testCommitAllOrNothing(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r := begin(t, s, acctA)
 	kept := sample("kept")
 	commit(t, l, store.Batch{
 		RunID: r.ID, Campaigns: []store.Campaign{kept}, DeadLetters: []store.DeadLetter{letterOf(r, "letter-1"), letterOf(r, "letter-2")},
@@ -166,11 +158,7 @@ func testCommitAllOrNothing(t *testing.T, s store.RunStore) {
 }
 
 func testCommitInvalid(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r := begin(t, s, acctA)
 	before := view(t, s, l, "written")
 	for _, tc := range []struct {
 		name, field string
@@ -231,11 +219,7 @@ func testCommitNewerWins(t *testing.T, s store.RunStore) {
 }
 
 func testCommitDuplicates(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r := begin(t, s, acctA)
 	const n = 2500
 	batch := variedBatch("far", n)
 	commit(t, l, store.Batch{RunID: r.ID, Campaigns: batch})
@@ -252,11 +236,7 @@ func testCommitDuplicates(t *testing.T, s store.RunStore) {
 }
 
 func testCommitCancelled(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r := begin(t, s, acctA)
 	before := view(t, s, l, "c-1")
 	err := l.Commit(cancelledContext(t), store.Batch{RunID: r.ID, Campaigns: []store.Campaign{sample("c-1")},
 		DeadLetters: []store.DeadLetter{letterOf(r, "c-2")}, Progress: store.RunCounts{Seen: 2}, State: []byte("s")})

@@ -142,11 +142,7 @@ func onlyLetter(t *testing.T, s store.RunStore, accountID, when string) (store.D
 }
 
 func testDeadLetterAdd(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r := begin(t, s, acctA)
 	dl := letterOf(r, "c-1")
 	// The store counts attempts and sets the times, the account is the
 	// lease's and an empty RunID the batch's: what the caller puts there
@@ -175,8 +171,7 @@ func testDeadLetterAdd(t *testing.T, s store.RunStore) {
 }
 
 func testDeadLetterAgain(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, _ := startRun(t, l, store.StartOptions{})
+	l, r := begin(t, s, acctA)
 	putLetters(t, l, r, letterOf(r, "c-1"))
 	first, ok := onlyLetter(t, s, acctA, "after one Commit added it")
 	if !ok || !checkLetter(t, first, letterOf(r, "c-1"), 1, "after it was added once") {
@@ -206,8 +201,7 @@ func testDeadLetterAgain(t *testing.T, s store.RunStore) {
 }
 
 func testDeadLetterTwiceInBatch(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, _ := startRun(t, l, store.StartOptions{})
+	l, r := begin(t, s, acctA)
 	first, last := letterOf(r, "c-1"), letterOf(r, "c-1")
 	first.Error, last.Error = "first failure", "last failure"
 	putLetters(t, l, r, first, letterOf(r, "c-2"), last)
@@ -236,8 +230,7 @@ func testDeadLetterData(t *testing.T, s store.RunStore) {
 		{"empty", []byte{}},
 		{"1 MiB", []byte(longText(1 << 20))},
 	}
-	l := acquire(t, s, acctA)
-	r, _ := startRun(t, l, store.StartOptions{})
+	l, r := begin(t, s, acctA)
 	var letters []store.DeadLetter
 	for i, d := range datas {
 		dl := letterOf(r, fmt.Sprintf("data-%02d", i))
@@ -255,8 +248,7 @@ func testDeadLetterData(t *testing.T, s store.RunStore) {
 }
 
 func testDeadLetterErrorText(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, _ := startRun(t, l, store.StartOptions{})
+	l, r := begin(t, s, acctA)
 	dl := letterOf(r, "c-1")
 	dl.Error = "platform said \x00\xff"
 	putLetters(t, l, r, dl)
@@ -309,8 +301,7 @@ func testDeadLetterResolve(t *testing.T, s store.RunStore) {
 }
 
 func testDeadLetterRetire(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, _ := startRun(t, l, store.StartOptions{})
+	l, r := begin(t, s, acctA)
 	putLetters(t, l, r, letterOf(r, "c-1"), letterOf(r, "c-2"), letterOf(r, "c-3"))
 	putLetters(t, l, r, letterOf(r, "c-2"))
 	commit(t, l, store.Batch{RunID: r.ID, Retired: []store.Retirement{
@@ -359,8 +350,7 @@ func testDeadLetterPaging(t *testing.T, s store.RunStore) {
 	// Ids whose byte order differs from what a locale's collation, case
 	// folding or numeric sort would give.
 	campaignIDs := []string{"b", "B", "a", "A", "a-1", "a1", "a 1", "aa", "ä", "é", "e\u0301", "Z", "z", "😀", "10", "9", "_", "~", "中", "ﬁ", "fi"}
-	l := acquire(t, s, acctA)
-	r, _ := startRun(t, l, store.StartOptions{})
+	l, r := begin(t, s, acctA)
 	var letters []store.DeadLetter
 	for _, id := range campaignIDs {
 		letters = append(letters, letterOf(r, id))
@@ -435,8 +425,7 @@ func testDeadLetterAccounts(t *testing.T, s store.RunStore) {
 }
 
 func testDeadLetterDiscard(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, _ := startRun(t, l, store.StartOptions{})
+	l, r := begin(t, s, acctA)
 	putLetters(t, l, r, letterOf(r, "c-1"), letterOf(r, "c-2"), letterOf(r, "c-3"))
 	commit(t, l, store.Batch{RunID: r.ID, Retired: []store.Retirement{{CampaignID: "c-3", Reason: "gone"}}})
 	ctx := t.Context()
@@ -468,8 +457,7 @@ func testDeadLetterDiscard(t *testing.T, s store.RunStore) {
 }
 
 func testBookkeepingCallerMutation(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, _ := startRun(t, l, store.StartOptions{})
+	l, r := begin(t, s, acctA)
 	l1, l2 := letterOf(r, "c-1"), letterOf(r, "c-2")
 	passed := []store.DeadLetter{l1, l2}
 	l1.Data, l2.Data = slices.Clone(l1.Data), slices.Clone(l2.Data)
@@ -532,11 +520,7 @@ func testBookkeepingCallerMutation(t *testing.T, s store.RunStore) {
 }
 
 func testBookkeepingCancelled(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r := begin(t, s, acctA)
 	putLetters(t, l, r, letterOf(r, "c-1"))
 	ctx := cancelledContext(t)
 	_, err := l.StartRun(ctx, store.StartOptions{Fresh: true})

@@ -27,6 +27,18 @@ func acquire(t *testing.T, s store.RunStore, accountID string) store.Lease {
 	return l
 }
 
+// begin acquires the account and starts (or resumes) a sync run, or fails
+// the test.
+func begin(t *testing.T, s store.RunStore, accountID string) (store.Lease, store.Run) {
+	t.Helper()
+	l := acquire(t, s, accountID)
+	r, err := l.StartRun(t.Context(), store.StartOptions{})
+	if err != nil {
+		t.Fatalf("StartRun(account %s) = %s; want a run", quote(accountID), errText(err))
+	}
+	return l, r
+}
+
 // release releases l, or fails the test.
 func release(t *testing.T, l store.Lease) {
 	t.Helper()
@@ -118,11 +130,7 @@ func testLeaseConcurrent(t *testing.T, s store.RunStore) {
 }
 
 func testLeaseReleased(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r := begin(t, s, acctA)
 	release(t, l)
 	if err := l.Release(t.Context()); err != nil {
 		t.Errorf("Release of a released lease = %s; want nil (Release is idempotent)", errText(err))

@@ -197,11 +197,7 @@ func testFinishFailed(t *testing.T, s store.RunStore) {
 }
 
 func testFinishedIsNotResumed(t *testing.T, s store.RunStore, status store.RunStatus) {
-	l := acquire(t, s, acctA)
-	r1, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r1 := begin(t, s, acctA)
 	reason := ""
 	if status == store.RunFailed {
 		reason = "credentials refused"
@@ -231,11 +227,7 @@ func testFinishedIsNotResumed(t *testing.T, s store.RunStore, status store.RunSt
 }
 
 func testFinishInterrupted(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r1, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r1 := begin(t, s, acctA)
 	finish(t, l, r1, store.RunInterrupted, "interrupted: context canceled")
 	r2, ok := startRun(t, l, store.StartOptions{})
 	if !ok || !checkResumed(t, r2, r1, "after the run finished as interrupted") {
@@ -266,11 +258,7 @@ func checkReplaced(t *testing.T, s store.RunStore, accountID, id string, next st
 
 func testFresh(t *testing.T, s store.RunStore) {
 	// A fresh run replaces a running one, which is never resumed again.
-	l := acquire(t, s, acctA)
-	r1, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r1 := begin(t, s, acctA)
 	r2, ok := startRun(t, l, store.StartOptions{Fresh: true})
 	if !ok || !checkNewRun(t, r2, acctA, "with Fresh while a run is unfinished") {
 		return
@@ -309,11 +297,7 @@ func testFresh(t *testing.T, s store.RunStore) {
 }
 
 func testMaxResumeAge(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	r1, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r1 := begin(t, s, acctA)
 	time.Sleep(settle) // r1 is now older than a millisecond, for ever
 	if r, ok := startRun(t, l, store.StartOptions{MaxResumeAge: -1}); ok {
 		checkResumed(t, r, r1, "with a negative MaxResumeAge (no limit)")
@@ -335,11 +319,7 @@ func testMaxResumeAge(t *testing.T, s store.RunStore) {
 }
 
 func testRetryKind(t *testing.T, s store.RunStore) {
-	l := acquire(t, s, acctA)
-	sync1, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, sync1 := begin(t, s, acctA)
 	retry1, ok := startRun(t, l, store.StartOptions{Kind: store.KindRetry})
 	if !ok || !checkNewRunOf(t, retry1, acctA, store.KindRetry, "of kind retry while a sync run is unfinished") {
 		return
@@ -598,11 +578,7 @@ func testLastCompletedRun(t *testing.T, s store.RunStore) {
 	if r, err := s.LastCompletedRun(t.Context(), acctA); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("LastCompletedRun of an account without runs = %s, %s; want an error wrapping store.ErrNotFound", runString(r), errText(err))
 	}
-	l := acquire(t, s, acctA)
-	r1, ok := startRun(t, l, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r1 := begin(t, s, acctA)
 	if _, err := s.LastCompletedRun(t.Context(), acctA); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("LastCompletedRun while the only run is running = %s; want store.ErrNotFound", errText(err))
 	}
@@ -646,8 +622,7 @@ func testPruneRuns(t *testing.T, s store.RunStore) {
 		old = append(old, r)
 	}
 	running, _ := startRun(t, la, store.StartOptions{})
-	lb := acquire(t, s, acctB)
-	onlyB, _ := startRun(t, lb, store.StartOptions{})
+	lb, onlyB := begin(t, s, acctB)
 	finish(t, lb, onlyB, store.RunFailed, "")
 
 	if n, err := s.PruneRuns(t.Context(), time.Now().Add(-time.Hour)); err != nil || n != 0 {
