@@ -175,7 +175,8 @@ type RunStore interface {
 // error wrapping ErrUnavailable and leaves the lease usable: the next call
 // reconnects, and goes on if nobody else took the account meanwhile.
 //
-// A Lease is safe for concurrent use; its calls are serialized.
+// A Lease is safe for concurrent use; its writes are serialized, its reads
+// need not wait for them.
 type Lease interface {
 	// AccountID is the account the lease holds.
 	AccountID() string

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -105,11 +106,14 @@ type lease struct {
 	account string
 	key     lockKey
 
-	mu         sync.Mutex
+	mu         sync.Mutex // serializes writes, and guards conn and session
 	conn       *sqlx.Conn // nil while the connection is lost
 	session    session    // the backend of conn: its pid and start
 	generation int64
-	lost       error // an *store.AccountError once released or lost
+
+	// lost is set once the lease is released or lost; reads check it
+	// without waiting for a write in progress.
+	lost atomic.Pointer[store.AccountError]
 }
 
 // session identifies a server process: pids are reused, (pid, start) is
@@ -152,8 +156,17 @@ func discard(conn *sqlx.Conn) {
 // lose marks the lease lost, for reason, and returns the error every call
 // now returns.
 func (l *lease) lose(reason string) error {
-	l.lost = &store.AccountError{AccountID: l.account, Err: store.ErrAccountLost, Reason: reason}
-	return l.lost
+	err := &store.AccountError{AccountID: l.account, Err: store.ErrAccountLost, Reason: reason}
+	l.lost.Store(err)
+	return err
+}
+
+// lostErr returns the error of a lease released or lost, or nil.
+func (l *lease) lostErr() error {
+	if err := l.lost.Load(); err != nil {
+		return err
+	}
+	return nil
 }
 
 // reattach takes the account back on a new connection after the lease's
@@ -222,8 +235,8 @@ func (l *lease) detach() {
 func (l *lease) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.lost != nil {
-		return l.lost
+	if err := l.lostErr(); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return classify(ctx, op, err)
@@ -293,11 +306,8 @@ func hasDeadline(ctx context.Context) bool {
 // read checks that the lease still holds the account, for a read: reads
 // go to the pool, and need no fence.
 func (l *lease) read(ctx context.Context, op string) error {
-	l.mu.Lock()
-	lost := l.lost
-	l.mu.Unlock()
-	if lost != nil {
-		return lost
+	if err := l.lostErr(); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return classify(ctx, op, err)
