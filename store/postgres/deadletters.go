@@ -38,7 +38,7 @@ func (s *Store) DeadLetters(ctx context.Context, accountID, after string, limit 
 	if err := store.ValidateAccountID(accountID); err != nil {
 		return nil, fmt.Errorf("postgres: dead letters: %w", err)
 	}
-	if err := s.checkSchema(ctx); err != nil {
+	if err := s.CheckSchema(ctx); err != nil {
 		return nil, err
 	}
 	return s.deadLetters(ctx, s.q.deadLetters, accountID, after, limit, true)
@@ -84,7 +84,7 @@ func (s *Store) DiscardDeadLetter(ctx context.Context, accountID, campaignID str
 	if campaignID == "" || store.ValidateText(campaignID) != nil {
 		return notFound // no letter can have this id
 	}
-	if err := s.checkSchema(ctx); err != nil {
+	if err := s.CheckSchema(ctx); err != nil {
 		return err
 	}
 	var n int64

@@ -10,9 +10,10 @@
 // checks that the database answers; [Store.Close] closes that pool. Either
 // way, create the schema before use, at start-up: [Store.Migrate] does it
 // (cheap when there is nothing to do), or your own migration tool with
-// [Migrations]. The store's first use checks the schema's version, and
+// [Migrations]. The store's first use checks the schema's version
+// ([Store.CheckSchema], which a service can also call at start-up), and
 // fails with an error wrapping [ErrSchemaVersion], saying to migrate, on a
-// schema it does not know.
+// schema older than its own.
 //
 //	s, err := postgres.New(db, postgres.Options{Schema: "adsync"})
 //	if err != nil { ... } // a bad option, named: "postgres: Options.BatchSize ..."

@@ -31,7 +31,7 @@ func (s *Store) Acquire(ctx context.Context, accountID string) (store.Lease, err
 	if err := store.ValidateAccountID(accountID); err != nil {
 		return nil, fmt.Errorf("postgres: acquire: %w", err)
 	}
-	if err := s.checkSchema(ctx); err != nil {
+	if err := s.CheckSchema(ctx); err != nil {
 		return nil, err
 	}
 	key, err := s.lockKey(ctx, accountID)

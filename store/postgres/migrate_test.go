@@ -218,6 +218,9 @@ func TestSchemaVersionIsChecked(t *testing.T) {
 	}
 	check := func(when, want string) {
 		t.Helper()
+		if err := s.CheckSchema(ctx); !errors.Is(err, ErrSchemaVersion) {
+			t.Errorf("CheckSchema %s = %v; want an error wrapping ErrSchemaVersion", when, err)
+		}
 		err := s.Upsert(ctx, "a", makeCampaigns(1, 0))
 		if !errors.Is(err, ErrSchemaVersion) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Migrate") {
 			t.Errorf("Upsert %s = %v; want an error wrapping ErrSchemaVersion, saying %q and to run Migrate", when, err, want)

@@ -100,10 +100,13 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// checkSchema returns nil once the schema is at SchemaVersion, and learns
-// the schema's oid for the advisory locks. It asks the database once per
-// store (again after Migrate, or after a failure).
-func (s *Store) checkSchema(ctx context.Context) error {
+// CheckSchema returns nil when the database schema is at SchemaVersion (a
+// later one is used too, with a warning), or an error wrapping
+// ErrSchemaVersion that says to migrate. Every method but Migrate checks
+// it before its first use; a service that migrates with its own tool can
+// call it at start-up, to fail fast. It asks the database once per store
+// (again after Migrate, or after a failure).
+func (s *Store) CheckSchema(ctx context.Context) error {
 	if s.ready.Load() {
 		return nil
 	}

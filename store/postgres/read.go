@@ -47,7 +47,7 @@ func (s *Store) Get(ctx context.Context, accountID, id string) (store.Campaign, 
 		// only earn an encoding error.
 		return store.Campaign{}, fmt.Errorf("postgres: get campaign %q: %w", id, store.ErrNotFound)
 	}
-	if err := s.checkSchema(ctx); err != nil {
+	if err := s.CheckSchema(ctx); err != nil {
 		return store.Campaign{}, err
 	}
 	var row campaignRow

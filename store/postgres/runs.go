@@ -112,7 +112,7 @@ func (s *Store) Runs(ctx context.Context, accountID string, q store.RunQuery) ([
 	if err != nil {
 		return nil, fmt.Errorf("postgres: runs: %w", err)
 	}
-	if err := s.checkSchema(ctx); err != nil {
+	if err := s.CheckSchema(ctx); err != nil {
 		return nil, err
 	}
 	var rows []runRow
@@ -141,7 +141,7 @@ func (s *Store) LastCompletedRun(ctx context.Context, accountID string) (store.R
 	if err := store.ValidateAccountID(accountID); err != nil {
 		return store.Run{}, fmt.Errorf("postgres: last completed run: %w", err)
 	}
-	if err := s.checkSchema(ctx); err != nil {
+	if err := s.CheckSchema(ctx); err != nil {
 		return store.Run{}, err
 	}
 	var row runRow
@@ -161,7 +161,7 @@ func (s *Store) LastCompletedRun(ctx context.Context, accountID string) (store.R
 // unfinished run, an account's newest run of each kind, nor its last
 // completed sync run. It is one statement.
 func (s *Store) PruneRuns(ctx context.Context, olderThan time.Time) (int, error) {
-	if err := s.checkSchema(ctx); err != nil {
+	if err := s.CheckSchema(ctx); err != nil {
 		return 0, err
 	}
 	var n int64

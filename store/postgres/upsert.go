@@ -60,7 +60,7 @@ func (s *Store) Upsert(ctx context.Context, accountID string, campaigns []store.
 	if err := store.ValidateAccountID(accountID); err != nil {
 		return fmt.Errorf("postgres: upsert: %w", err)
 	}
-	if err := s.checkSchema(ctx); err != nil {
+	if err := s.CheckSchema(ctx); err != nil {
 		return err
 	}
 	if len(campaigns) == 0 {
