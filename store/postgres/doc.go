@@ -22,7 +22,9 @@
 // The pool must use lib/pq (writes stream rows with COPY), and must give
 // sessions, not transactions: a lease holds a session-level lock (see
 // below), so a pooler in front of PostgreSQL must run in session mode.
-// Each lease holds one connection of the pool while it lives. Errors never
+// Each lease holds one connection of the pool while it lives, and its
+// reads use others: a pool must allow more connections than the leases it
+// serves at once (database/sql's default is unlimited). Errors never
 // contain the connection string, which may hold a password.
 //
 // [Options] has a default for every zero value:
