@@ -24,7 +24,10 @@
 // below), so a pooler in front of PostgreSQL must run in session mode.
 // Each lease holds one connection of the pool while it lives, and its
 // reads use others: a pool must allow more connections than the leases it
-// serves at once (database/sql's default is unlimited). Errors never
+// serves at once (database/sql's default is unlimited). Acquire refuses,
+// with [ErrPoolTooSmall], a lease that would leave the pool no connection
+// for anything else, rather than let the leases' reads wait forever.
+// Errors never
 // contain the connection string, which may hold a password.
 //
 // [Options] has a default for every zero value:

@@ -38,27 +38,57 @@ func (s *Store) Acquire(ctx context.Context, accountID string) (store.Lease, err
 	if err != nil {
 		return nil, classify(ctx, "acquire", err)
 	}
+	if err := s.reserveLease(accountID); err != nil {
+		return nil, err
+	}
 	l := &lease{s: s, account: accountID, key: key}
 	conn, err := s.db.Connx(ctx)
 	if err != nil {
+		s.leases.Add(-1)
 		return nil, classify(ctx, "acquire", err)
 	}
 	held, sess, err := l.lock(ctx, conn)
 	if err != nil {
+		s.leases.Add(-1)
 		discard(conn)
 		return nil, classify(ctx, "acquire", err)
 	}
 	if !held {
+		s.leases.Add(-1)
 		conn.Close()
 		return nil, s.busy(ctx, accountID)
 	}
 	l.session = sess
 	if err := conn.GetContext(ctx, &l.generation, s.q.bumpGeneration, accountID, now()); err != nil {
+		s.leases.Add(-1)
 		l.unlock(conn)
 		return nil, classify(ctx, "acquire", err)
 	}
 	l.conn = conn
 	return l, nil
+}
+
+// ErrPoolTooSmall is returned (wrapped) by Acquire when the pool's
+// MaxOpenConns cannot serve one more lease: each lease holds a connection
+// of its own for its whole life, and its reads, like every other call of
+// the store, need another. Waiting for one would wait forever once every
+// connection is a lease's; raise the pool's MaxOpenConns above the number
+// of accounts synced at once.
+var ErrPoolTooSmall = errors.New("postgres: the connection pool is too small for one more lease")
+
+// reserveLease counts one more lease, unless the pool would then have no
+// connection left for anything but leases.
+func (s *Store) reserveLease(accountID string) error {
+	for {
+		n := s.leases.Load()
+		if max := s.db.Stats().MaxOpenConnections; max > 0 && n+1 >= int64(max) {
+			return fmt.Errorf("postgres: acquire %q: %w: MaxOpenConns is %d and %d lease(s) hold a connection each; a lease needs its own connection and the store at least one more",
+				accountID, ErrPoolTooSmall, max, n)
+		}
+		if s.leases.CompareAndSwap(n, n+1) {
+			return nil
+		}
+	}
 }
 
 // lockKey returns the second key of the account's advisory lock, making
@@ -157,8 +187,11 @@ func discard(conn *sqlx.Conn) {
 // now returns.
 func (l *lease) lose(reason string) error {
 	err := &store.AccountError{AccountID: l.account, Err: store.ErrAccountLost, Reason: reason}
-	l.lost.Store(err)
-	return err
+	if l.lost.CompareAndSwap(nil, err) {
+		l.s.leases.Add(-1) // it holds no connection any more
+		return err
+	}
+	return l.lost.Load()
 }
 
 // lostErr returns the error of a lease released or lost, or nil.

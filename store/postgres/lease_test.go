@@ -464,3 +464,44 @@ func TestReleaseWithACancelledContext(t *testing.T) {
 		}
 	}
 }
+
+// A pool whose every connection is a lease's would make the leases' own
+// reads wait forever: Acquire refuses the lease that would leave no
+// connection for anything else, saying why, and accepts it again once a
+// lease is released.
+func TestAcquireRefusesToExhaustThePool(t *testing.T) {
+	t.Parallel()
+	schema := postgrestest.New(t)
+	db := openPool(t, schema, nil) // MaxOpenConns 4
+	s := newStoreOn(t, db, Options{})
+	ctx := context.Background()
+	var leases []store.Lease
+	for _, acct := range []string{"a", "b", "c"} {
+		leases = append(leases, mustAcquire(t, s, acct))
+	}
+	_, err := s.Acquire(ctx, "d")
+	if !errors.Is(err, ErrPoolTooSmall) || !strings.Contains(err.Error(), "MaxOpenConns is 4") {
+		t.Fatalf("fourth Acquire on a pool of 4 = %v; want ErrPoolTooSmall naming MaxOpenConns", err)
+	}
+	// The three leases can still read, write and release.
+	for _, l := range leases {
+		run := mustStart(t, l)
+		if _, err := l.DeadLetters(ctx, "", 10); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Commit(ctx, store.Batch{RunID: run.ID, Campaigns: makeCampaigns(1, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := leases[0].Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := leases[0].Release(ctx); err != nil { // twice: counted once
+		t.Fatal(err)
+	}
+	l := mustAcquire(t, s, "d")
+	defer l.Release(ctx)
+	if _, err := s.Acquire(ctx, "e"); !errors.Is(err, ErrPoolTooSmall) {
+		t.Fatalf("Acquire with three leases again = %v; want ErrPoolTooSmall", err)
+	}
+}

@@ -31,6 +31,10 @@ type Store struct {
 	readyMu   sync.Mutex
 	schemaKey uint32
 
+	// leases counts the leases alive, each holding a connection of the
+	// pool (see Acquire).
+	leases atomic.Int64
+
 	// hook, when set (by tests only), runs inside a transaction that
 	// writes campaigns, at the named points ("staged", "merged"), so that
 	// a test can break the connection or provoke a conflict at an exact
