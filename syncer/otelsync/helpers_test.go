@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/adsync/adsync/adplatform"
 	"github.com/adsync/adsync/syncer/otelsync"
 )
 
@@ -212,3 +213,7 @@ var (
 	unset  = sdktrace.Status{Code: codes.Unset}
 	failed = func(desc string) sdktrace.Status { return sdktrace.Status{Code: codes.Error, Description: desc} }
 )
+
+func requestInfo(id uint64, e adplatform.Endpoint) adplatform.RequestInfo {
+	return adplatform.RequestInfo{ID: id, Endpoint: e, Attempt: 1}
+}
