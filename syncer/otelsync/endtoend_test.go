@@ -221,11 +221,11 @@ func TestEndToEnd(t *testing.T) {
 		}
 		wantRun := []string{
 			"adsync.account.id=acme", "adsync.run.failed=1", "adsync.run.id=" + rep.RunID, "adsync.run.kind=run",
-			"adsync.run.rate_limit_wait=" + attribute.Float64Value(rep.RateLimitWait.Seconds()).Emit(),
-			"adsync.run.rate_limited=" + attribute.Int64Value(rep.HTTP429).Emit(),
-			"adsync.run.requests=" + attribute.Int64Value(rep.HTTPRequests).Emit(),
+			"adsync.run.rate_limit_wait=" + attribute.Float64Value(rep.RateLimitWait.Seconds()).String(),
+			"adsync.run.rate_limited=" + attribute.Int64Value(rep.HTTP429).String(),
+			"adsync.run.requests=" + attribute.Int64Value(rep.HTTPRequests).String(),
 			"adsync.run.resumed=false",
-			"adsync.run.retries=" + attribute.Int64Value(rep.Retries).Emit(),
+			"adsync.run.retries=" + attribute.Int64Value(rep.Retries).String(),
 			"adsync.run.seen=50", "adsync.run.skipped=0", "adsync.run.status=completed_with_failures",
 			"adsync.run.synced=49", "adsync.run.token_refreshes=1",
 		}

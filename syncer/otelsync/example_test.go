@@ -63,13 +63,13 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println("sync calls answered 200:", requests(rm, "sync", 200))
-	fmt.Println("campaigns synced:", counted(rm, otelsync.MetricCampaigns, otelsync.Outcome.String(otelsync.OutcomeSynced)))
+	fmt.Println("campaigns synced:", counted(rm, otelsync.MetricCampaigns, otelsync.OutcomeKey.String(otelsync.OutcomeSynced)))
 	fmt.Println("pages listed:", counted(rm, otelsync.MetricPages))
 	fmt.Println("tokens obtained:", counted(rm, otelsync.MetricTokenRefreshes))
 	for _, span := range spans.Ended() {
 		if span.Name() == otelsync.SpanRun {
 			for _, a := range span.Attributes() {
-				if a.Key == otelsync.RunStatus {
+				if a.Key == otelsync.RunStatusKey {
 					fmt.Println("run span:", a.Value.AsString())
 				}
 			}
@@ -90,7 +90,7 @@ func requests(rm metricdata.ResourceMetrics, endpoint string, status int) uint64
 		for _, m := range sm.Metrics {
 			if h, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == otelsync.MetricRequestDuration {
 				for _, p := range h.DataPoints {
-					e, _ := p.Attributes.Value(otelsync.Endpoint)
+					e, _ := p.Attributes.Value(otelsync.EndpointKey)
 					s, _ := p.Attributes.Value("http.response.status_code")
 					if e.AsString() == endpoint && s.AsInt64() == int64(status) {
 						n += p.Count

@@ -184,7 +184,7 @@ func (h *harness) views(t *testing.T, t0 time.Time) []spanView {
 func show(attrs []attribute.KeyValue) []string {
 	out := make([]string, len(attrs))
 	for i, a := range attrs {
-		out[i] = fmt.Sprintf("%s=%s", a.Key, a.Value.Emit())
+		out[i] = fmt.Sprintf("%s=%s", a.Key, a.Value.String())
 	}
 	slices.Sort(out)
 	return out

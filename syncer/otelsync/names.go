@@ -43,43 +43,43 @@ const (
 // they exist: http.request.method, http.response.status_code, url.template,
 // http.request.resend_count, server.address, server.port and error.type.
 const (
-	// AccountID is the account a client or run serves (syncer
+	// AccountIDKey is the account a client or run serves (syncer
 	// Options.AccountID).
-	AccountID = attribute.Key("adsync.account.id")
-	// Endpoint is the platform endpoint: auth, list or sync.
-	Endpoint = attribute.Key("adsync.endpoint")
-	// RunStatus is how a run ended: completed, completed_with_failures or
+	AccountIDKey = attribute.Key("adsync.account.id")
+	// EndpointKey is the platform endpoint: auth, list or sync.
+	EndpointKey = attribute.Key("adsync.endpoint")
+	// RunStatusKey is how a run ended: completed, completed_with_failures or
 	// interrupted.
-	RunStatus = attribute.Key("adsync.run.status")
-	// RunKind tells a run (run) from a RetryFailed pass (retry_failed).
-	RunKind = attribute.Key("adsync.run.kind")
-	// Outcome is what became of a campaign: synced, skipped or failed.
-	Outcome = attribute.Key("adsync.campaign.outcome")
+	RunStatusKey = attribute.Key("adsync.run.status")
+	// RunKindKey tells a run (run) from a RetryFailed pass (retry_failed).
+	RunKindKey = attribute.Key("adsync.run.kind")
+	// OutcomeKey is what became of a campaign: synced, skipped or failed.
+	OutcomeKey = attribute.Key("adsync.campaign.outcome")
 )
 
-// Span attribute keys: on a run span, and on its events.
+// The attribute keys of spans and their events only.
 const (
-	RunID            = attribute.Key("adsync.run.id")
-	RunResumed       = attribute.Key("adsync.run.resumed")
-	RunSeen          = attribute.Key("adsync.run.seen")
-	RunSynced        = attribute.Key("adsync.run.synced")
-	RunSkipped       = attribute.Key("adsync.run.skipped")
-	RunFailed        = attribute.Key("adsync.run.failed")
-	RunRequests      = attribute.Key("adsync.run.requests")
-	RunRateLimited   = attribute.Key("adsync.run.rate_limited")
-	RunRetries       = attribute.Key("adsync.run.retries")
-	RunTokens        = attribute.Key("adsync.run.token_refreshes")
-	RunWaitSeconds   = attribute.Key("adsync.run.rate_limit_wait")
-	PageNumber       = attribute.Key("adsync.page.number")
-	PageCampaigns    = attribute.Key("adsync.page.campaigns")
-	PageInvalid      = attribute.Key("adsync.page.invalid")
-	PageTotal        = attribute.Key("adsync.page.total")
-	PageHasMore      = attribute.Key("adsync.page.has_more")
-	RetryAttempt     = attribute.Key("adsync.retry.attempt")
-	RetryWaitSeconds = attribute.Key("adsync.retry.wait")
+	runID            = attribute.Key("adsync.run.id")
+	runResumed       = attribute.Key("adsync.run.resumed")
+	runSeen          = attribute.Key("adsync.run.seen")
+	runSynced        = attribute.Key("adsync.run.synced")
+	runSkipped       = attribute.Key("adsync.run.skipped")
+	runFailed        = attribute.Key("adsync.run.failed")
+	runRequests      = attribute.Key("adsync.run.requests")
+	runRateLimited   = attribute.Key("adsync.run.rate_limited")
+	runRetries       = attribute.Key("adsync.run.retries")
+	runTokens        = attribute.Key("adsync.run.token_refreshes")
+	runWaitSeconds   = attribute.Key("adsync.run.rate_limit_wait")
+	pageNumber       = attribute.Key("adsync.page.number")
+	pageCampaigns    = attribute.Key("adsync.page.campaigns")
+	pageInvalid      = attribute.Key("adsync.page.invalid")
+	pageTotal        = attribute.Key("adsync.page.total")
+	pageHasMore      = attribute.Key("adsync.page.has_more")
+	retryAttempt     = attribute.Key("adsync.retry.attempt")
+	retryWaitSeconds = attribute.Key("adsync.retry.wait")
 )
 
-// The values of RunStatus, RunKind and Outcome.
+// The values of RunStatusKey, RunKindKey and OutcomeKey.
 const (
 	StatusCompleted             = "completed"
 	StatusCompletedWithFailures = "completed_with_failures"
@@ -114,7 +114,7 @@ func (t *Telemetry) endpointAttributes(e adplatform.Endpoint) []attribute.KeyVal
 	} else {
 		attrs = append(attrs, semconv.HTTPRequestMethodOther)
 	}
-	attrs = append(attrs, Endpoint.String(string(e)))
+	attrs = append(attrs, EndpointKey.String(string(e)))
 	return append(attrs, t.server...)
 }
 
@@ -131,7 +131,7 @@ func account(id string) []attribute.KeyValue {
 	if id == "" {
 		return nil
 	}
-	return []attribute.KeyValue{AccountID.String(id)}
+	return []attribute.KeyValue{AccountIDKey.String(id)}
 }
 
 // errorType classifies a failure for the error.type attribute, from a

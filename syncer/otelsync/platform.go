@@ -49,7 +49,7 @@ func (t *Telemetry) Platform(accountID string) *ClientObserver {
 
 func (o *ClientObserver) attributes(e adplatform.Endpoint) clientAttributes {
 	request := append(o.t.endpointAttributes(e), o.account...)
-	short := append([]attribute.KeyValue{Endpoint.String(string(e))}, o.account...)
+	short := append([]attribute.KeyValue{EndpointKey.String(string(e))}, o.account...)
 	return clientAttributes{
 		request: request,
 		active:  metric.WithAttributeSet(attribute.NewSet(request...)),
@@ -103,7 +103,7 @@ func outcome(i adplatform.RequestInfo) []attribute.KeyValue {
 // Retrying counts the retry in adsync.platform.retries, with the failed
 // attempt's error.type.
 func (o *ClientObserver) Retrying(i adplatform.RetryInfo) {
-	attrs := []attribute.KeyValue{Endpoint.String(string(i.Endpoint)), semconv.ErrorTypeKey.String(retryErrorType(i))}
+	attrs := []attribute.KeyValue{EndpointKey.String(string(i.Endpoint)), semconv.ErrorTypeKey.String(retryErrorType(i))}
 	o.t.retries.Add(context.Background(), 1, metric.WithAttributes(append(attrs, o.account...)...))
 }
 

@@ -50,9 +50,9 @@ type run struct {
 
 func newRun(ctx context.Context, span trace.Span, accountID string, retry bool) *run {
 	acct := account(accountID)
-	base := append(acct[:len(acct):len(acct)], RunKind.String(runKind(retry)))
+	base := append(acct[:len(acct):len(acct)], RunKindKey.String(runKind(retry)))
 	with := func(outcome string) metric.AddOption {
-		return metric.WithAttributes(append(base[:len(base):len(base)], Outcome.String(outcome))...)
+		return metric.WithAttributes(append(base[:len(base):len(base)], OutcomeKey.String(outcome))...)
 	}
 	return &run{ctx: ctx, span: span, account: acct, base: base, synced: with(OutcomeSynced), skipped: with(OutcomeSkipped)}
 }
@@ -76,9 +76,9 @@ func (o *RunObserver) start(info syncer.RunInfo) *run {
 		return r
 	}
 	attrs := append(account(info.AccountID),
-		RunID.String(info.RunID),
-		RunKind.String(runKind(info.Retry)),
-		RunResumed.Bool(info.Resumed))
+		runID.String(info.RunID),
+		RunKindKey.String(runKind(info.Retry)),
+		runResumed.Bool(info.Resumed))
 	ctx, span := o.t.tracer.Start(context.Background(), SpanRun,
 		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
 	r := newRun(ctx, span, info.AccountID, info.Retry)
@@ -104,11 +104,11 @@ func (o *RunObserver) RunStarted(info syncer.RunInfo) {
 // platform client's observer, which saw it first.
 func (o *RunObserver) PageListed(p adplatform.PageInfo) {
 	o.active().span.AddEvent("adsync.page", trace.WithAttributes(
-		PageNumber.Int(p.Page),
-		PageCampaigns.Int(p.Campaigns),
-		PageInvalid.Int(p.Invalid),
-		PageTotal.Int(p.Total),
-		PageHasMore.Bool(p.HasMore)))
+		pageNumber.Int(p.Page),
+		pageCampaigns.Int(p.Campaigns),
+		pageInvalid.Int(p.Invalid),
+		pageTotal.Int(p.Total),
+		pageHasMore.Bool(p.HasMore)))
 }
 
 // CampaignSynced counts a synced campaign in adsync.sync.campaigns.
@@ -128,7 +128,7 @@ func (o *RunObserver) CampaignSkipped(string) {
 // text).
 func (o *RunObserver) CampaignFailed(_ string, err error) {
 	r := o.active()
-	attrs := append(r.base[:len(r.base):len(r.base)], Outcome.String(OutcomeFailed), semconv.ErrorTypeKey.String(errorType(err)))
+	attrs := append(r.base[:len(r.base):len(r.base)], OutcomeKey.String(OutcomeFailed), semconv.ErrorTypeKey.String(errorType(err)))
 	o.t.campaigns.Add(r.ctx, 1, metric.WithAttributes(attrs...))
 }
 
@@ -148,7 +148,7 @@ func (o *RunObserver) RunFinished(rep syncer.Report) {
 	}
 
 	status := runStatus(rep)
-	attrs := append(account(rep.AccountID), RunKind.String(runKind(rep.Retry)), RunStatus.String(status))
+	attrs := append(account(rep.AccountID), RunKindKey.String(runKind(rep.Retry)), RunStatusKey.String(status))
 	ctx := context.Background()
 	if r != nil {
 		ctx = r.ctx
@@ -158,16 +158,16 @@ func (o *RunObserver) RunFinished(rep syncer.Report) {
 		return // a run this observer did not see start: no span to end
 	}
 	r.span.SetAttributes(
-		RunStatus.String(status),
-		RunSeen.Int(rep.Seen),
-		RunSynced.Int(rep.Synced),
-		RunSkipped.Int(rep.Skipped),
-		RunFailed.Int(rep.Failed),
-		RunRequests.Int64(rep.HTTPRequests),
-		RunRateLimited.Int64(rep.HTTP429),
-		RunRetries.Int64(rep.Retries),
-		RunTokens.Int64(rep.TokenRefreshes),
-		RunWaitSeconds.Float64(rep.RateLimitWait.Seconds()))
+		RunStatusKey.String(status),
+		runSeen.Int(rep.Seen),
+		runSynced.Int(rep.Synced),
+		runSkipped.Int(rep.Skipped),
+		runFailed.Int(rep.Failed),
+		runRequests.Int64(rep.HTTPRequests),
+		runRateLimited.Int64(rep.HTTP429),
+		runRetries.Int64(rep.Retries),
+		runTokens.Int64(rep.TokenRefreshes),
+		runWaitSeconds.Float64(rep.RateLimitWait.Seconds()))
 	if status == StatusInterrupted {
 		// A run that stopped before its end did not do its job, whether
 		// it was stopped or failed: a later run resumes it.
@@ -237,10 +237,10 @@ func (c *callTracer) RequestDone(i adplatform.RequestInfo) {
 
 func (c *callTracer) Retrying(i adplatform.RetryInfo) {
 	c.run.span.AddEvent("adsync.retry", trace.WithAttributes(
-		Endpoint.String(string(i.Endpoint)),
-		RetryAttempt.Int(i.Attempt),
+		EndpointKey.String(string(i.Endpoint)),
+		retryAttempt.Int(i.Attempt),
 		semconv.ErrorTypeKey.String(retryErrorType(i)),
-		RetryWaitSeconds.Float64(i.Wait.Seconds())))
+		retryWaitSeconds.Float64(i.Wait.Seconds())))
 }
 
 func (c *callTracer) TokenRefreshed() {
