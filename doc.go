@@ -16,11 +16,12 @@
 //     none earns a 429. Its sub-package adplatformtest is a faithful fake
 //     of the platform, like net/http/httptest.
 //   - [github.com/adsync/adsync/store] defines where campaigns land: the
-//     two-method Store interface and the RunStore bookkeeping (runs,
-//     checkpoints, dead letters). store/postgres implements both with
-//     batched COPY + upsert; store/memory implements both in process.
-//     store/storetest is the conformance suite any store, yours included,
-//     can run.
+//     two-method Store interface and the RunStore bookkeeping (exclusive
+//     accounts, runs recorded one transaction per batch, dead letters).
+//     store/postgres implements both with batched COPY + upsert and
+//     advisory locks; store/memory implements both in process, and adds
+//     the bookkeeping to any Store. store/storetest is the conformance
+//     suite any store, yours included, can run.
 //   - [github.com/adsync/adsync/syncer] composes a client and a store by
 //     dependency injection (it declares the small interfaces it needs). It
 //     runs a concurrent, resumable sync with dead letters, graceful

@@ -11,15 +11,54 @@ var (
 	// store refused: a *RecordError, or a *BatchError listing them.
 	ErrRejected = errors.New("store: record rejected")
 
-	// ErrUnavailable is wrapped by errors that mean the store could not be
-	// reached or failed as a whole (connection lost, database shut down,
-	// retries exhausted). The operation may succeed if tried again later.
+	// ErrUnavailable is wrapped by every error that may pass if the same
+	// call is made again later: the database unreachable, shutting down
+	// or starting, a lost connection, a serialization failure or
+	// deadlock, the call's context deadline, retries exhausted. It is the
+	// one rule a retry loop needs; every other error is permanent (a
+	// cancelled context wraps context.Canceled, and not this).
 	ErrUnavailable = errors.New("store: unavailable")
 
-	// ErrNotFound is wrapped by errors for a campaign or run that does not
-	// exist.
+	// ErrNotFound is wrapped by errors for a campaign, run or dead letter
+	// that does not exist.
 	ErrNotFound = errors.New("store: not found")
+
+	// ErrAccountBusy is matched by the *AccountError of an Acquire whose
+	// account another holder has.
+	ErrAccountBusy = errors.New("store: account busy")
+
+	// ErrAccountLost is matched by the *AccountError of every call of a
+	// lease that was released, or lost: its connection died and another
+	// holder took the account meanwhile. It is permanent: the holder must
+	// stop writing.
+	ErrAccountLost = errors.New("store: account lost")
 )
+
+// AccountError says that an account is busy (Err is ErrAccountBusy) or was
+// lost (Err is ErrAccountLost), and why.
+type AccountError struct {
+	AccountID string
+	// Err is ErrAccountBusy or ErrAccountLost.
+	Err error
+	// Reason says why, e.g. "another holder has it since ...".
+	Reason string
+}
+
+func (e *AccountError) Error() string {
+	what := "is busy"
+	if e.Err == ErrAccountLost {
+		what = "was lost"
+	}
+	msg := fmt.Sprintf("store: account %q %s", e.AccountID, what)
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
+}
+
+// Unwrap returns Err, so that errors.Is(err, ErrAccountBusy) or
+// errors.Is(err, ErrAccountLost) tells them apart.
+func (e *AccountError) Unwrap() error { return e.Err }
 
 // RecordError is one campaign a store rejected, and why. None of its fields
 // was written.
@@ -27,7 +66,8 @@ type RecordError struct {
 	// ID is the campaign's id (possibly invalid itself: it is what the
 	// caller gave).
 	ID string
-	// Index is the campaign's position in the batch given to Upsert.
+	// Index is the campaign's position in the batch given to Upsert or
+	// in Batch.Campaigns.
 	Index int
 	// Field names the offending field ("name", "budget", ...), or "" when
 	// the reason concerns the whole record.
@@ -47,8 +87,9 @@ func (e *RecordError) Error() string {
 // Is makes errors.Is(err, ErrRejected) true.
 func (e *RecordError) Is(target error) bool { return target == ErrRejected }
 
-// BatchError reports the campaigns of an Upsert batch that were rejected.
-// Every campaign of the batch not listed here was stored.
+// BatchError reports the campaigns of a batch that were rejected. After
+// Upsert, every campaign of the batch not listed here was stored; after
+// Lease.Commit, nothing of the batch was.
 type BatchError struct {
 	Rejected []*RecordError
 }

@@ -47,7 +47,7 @@
 // call failed after the client's retries, its record could not be decoded,
 // or the store rejected it. A failed campaign becomes a dead letter (its
 // listed data byte for byte and the last error) when the store keeps them
-// (it implements [Bookkeeper], as store/postgres and store/memory do);
+// (it implements [store.RunStore], as store/postgres and store/memory do);
 // [Syncer.RetryFailed] re-syncs just those, and the next Run picks them up
 // too. Failures are in the [Report], not in Run's error: that error is for a
 // run that could not do its job at all (refused credentials, an unavailable
@@ -56,7 +56,9 @@
 //
 // # Resume and shutdown
 //
-// With a Bookkeeper the run is checkpointed as it goes: a campaign counts as
+// With a store.RunStore the run holds its account exclusively (a second
+// run of the account fails at once with store.ErrAccountBusy) and is
+// checkpointed as it goes, one Commit per batch: a campaign counts as
 // synced once its row is stored with its SyncedAt. A run that is killed
 // (even with SIGKILL) leaves the store consistent, and the next Run resumes
 // it, skipping the campaigns it already synced. A run that completed is not

@@ -29,6 +29,7 @@ import (
 type execution struct {
 	s        *Syncer
 	run      store.Run
+	lease    store.Lease // nil when the store keeps no bookkeeping
 	started  time.Time
 	retrying bool
 	log      *slog.Logger
@@ -43,13 +44,22 @@ type execution struct {
 
 // emitter is how a source hands work on.
 type emitter struct {
-	jobs    chan<- adplatform.Campaign
+	jobs    chan<- job
 	results chan<- result
+}
+
+// job is a campaign to sync, and when the platform listed it.
+type job struct {
+	c        adplatform.Campaign
+	listedAt time.Time
 }
 
 // result is what happened to one campaign (or undecodable record).
 type result struct {
 	campaign adplatform.Campaign
+	// listedAt is when the platform listed the campaign's data: stored
+	// content listed later is never replaced by it.
+	listedAt time.Time
 	// syncedAt is set when the sync succeeded.
 	syncedAt time.Time
 	// err is why the campaign failed; nil on success.
@@ -63,8 +73,8 @@ type result struct {
 	key string
 }
 
-func (s *Syncer) newExecution(run store.Run, started time.Time) *execution {
-	e := &execution{s: s, run: run, started: started}
+func (s *Syncer) newExecution(run store.Run, lease store.Lease, started time.Time) *execution {
+	e := &execution{s: s, run: run, lease: lease, started: started}
 	e.log = s.log.With("run_id", run.ID, "account", s.opts.AccountID)
 	e.client.e = e
 	return e
@@ -96,7 +106,7 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 		time.AfterFunc(2*grace, cancelWrites)
 	})()
 
-	jobs := make(chan adplatform.Campaign)
+	jobs := make(chan job)
 	results := make(chan result, 2*s.opts.BatchSize)
 	var senders sync.WaitGroup
 	var sourceErr error
@@ -106,11 +116,11 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	})
 	for range s.opts.Concurrency {
 		senders.Go(func() {
-			for c := range jobs {
+			for j := range jobs {
 				if runCtx.Err() != nil {
 					continue // stopping: do not start new calls
 				}
-				results <- e.syncOne(runCtx, callCtx, c)
+				results <- e.syncOne(runCtx, callCtx, j)
 			}
 		})
 	}
@@ -147,12 +157,13 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 			reason = "interrupted: " + context.Cause(parent).Error()
 		}
 	}
-	if s.books != nil && !e.retrying {
-		finished := e.run
-		finished.Status, finished.Error, finished.FinishedAt = status, reason, time.Now()
-		finished.Seen, finished.Synced, finished.Skipped, finished.Failed = rep.Seen, rep.Synced, rep.Skipped, rep.Failed
+	if e.lease != nil {
 		ctx, cancel := context.WithTimeout(detached, 30*time.Second)
-		err := s.books.FinishRun(ctx, finished)
+		err := e.lease.Commit(ctx, store.Batch{
+			RunID:    e.run.ID,
+			Progress: store.RunCounts{Seen: rep.Seen, Synced: rep.Synced, Skipped: rep.Skipped, Failed: rep.Failed},
+			Finish:   &store.RunFinish{Status: status, Error: reason},
+		})
 		cancel()
 		if err != nil && fatal == nil {
 			fatal = fmt.Errorf("syncer: record the end of the run: %w", err)
@@ -170,7 +181,8 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 }
 
 // syncOne makes one campaign's sync call.
-func (e *execution) syncOne(runCtx, callCtx context.Context, c adplatform.Campaign) result {
+func (e *execution) syncOne(runCtx, callCtx context.Context, j job) result {
+	c := j.c
 	progress := &e.s.progress
 	progress.inFlight.Add(1)
 	defer progress.inFlight.Add(-1)
@@ -185,7 +197,7 @@ func (e *execution) syncOne(runCtx, callCtx context.Context, c adplatform.Campai
 	var limitErr *adplatform.RateLimitError
 	switch {
 	case err == nil:
-		return result{campaign: c, syncedAt: time.Now()}
+		return result{campaign: c, listedAt: j.listedAt, syncedAt: time.Now()}
 	case ctx.Err() != nil && runCtx.Err() != nil:
 		return result{campaign: c, abandoned: true}
 	case errors.As(err, &authErr), errors.As(err, &limitErr):
@@ -194,7 +206,7 @@ func (e *execution) syncOne(runCtx, callCtx context.Context, c adplatform.Campai
 		e.stopRun(err)
 		return result{campaign: c, abandoned: true}
 	default:
-		return result{campaign: c, err: err}
+		return result{campaign: c, listedAt: j.listedAt, err: err}
 	}
 }
 
@@ -298,7 +310,7 @@ func (e *execution) listCampaigns(ctx context.Context, since time.Time, emit emi
 					ids = append(ids, it.c.ID)
 				}
 			}
-			done, err := e.s.books.SyncedSince(ctx, e.s.opts.AccountID, ids, since)
+			done, err := e.lease.SyncedSince(ctx, ids, since)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -323,7 +335,7 @@ func (e *execution) listCampaigns(ctx context.Context, since time.Time, emit emi
 					continue
 				}
 				select {
-				case emit.jobs <- it.c:
+				case emit.jobs <- job{c: it.c, listedAt: time.Now()}:
 				case <-ctx.Done():
 					return nil
 				}
@@ -346,7 +358,7 @@ func (e *execution) deadLetters(ctx context.Context, emit emitter) error {
 	const page = 100
 	after := ""
 	for {
-		letters, err := e.s.books.DeadLetters(ctx, e.s.opts.AccountID, after, page)
+		letters, err := e.lease.DeadLetters(ctx, after, page)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -362,7 +374,9 @@ func (e *execution) deadLetters(ctx context.Context, emit emitter) error {
 				continue
 			}
 			select {
-			case emit.jobs <- c:
+			// The letter's data was listed before it last failed: content
+			// stored since is newer, and is not replaced by it.
+			case emit.jobs <- job{c: c, listedAt: dl.LastFailedAt}:
 			case <-ctx.Done():
 				return nil
 			}

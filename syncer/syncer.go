@@ -2,7 +2,6 @@ package syncer
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"iter"
@@ -29,20 +28,6 @@ type Platform interface {
 // contract of store.Store.Upsert. Every store.Store implements it.
 type Store interface {
 	Upsert(ctx context.Context, accountID string, campaigns []store.Campaign) error
-}
-
-// Bookkeeper is the run bookkeeping that makes a sync resumable and keeps
-// dead letters, with the contract of the same methods of store.RunStore.
-// When the Store given to [New] also implements Bookkeeper (as the
-// PostgreSQL and memory stores do), the syncer uses it; otherwise runs start
-// afresh every time and failures live only in the report.
-type Bookkeeper interface {
-	StartRun(ctx context.Context, accountID string, opts store.StartOptions) (store.Run, error)
-	FinishRun(ctx context.Context, run store.Run) error
-	SyncedSince(ctx context.Context, accountID string, ids []string, since time.Time) ([]string, error)
-	PutDeadLetters(ctx context.Context, letters []store.DeadLetter) error
-	ResolveDeadLetters(ctx context.Context, accountID string, ids []string) error
-	DeadLetters(ctx context.Context, accountID, after string, limit int) ([]store.DeadLetter, error)
 }
 
 // Options configure a [Syncer]. The zero value of every field but AccountID
@@ -77,7 +62,7 @@ type Options struct {
 
 	// SkipSyncedWithin skips campaigns whose last successful sync is more
 	// recent than this (0: sync everything not already synced by a resumed
-	// run). It needs a store that implements Bookkeeper.
+	// run). It needs a store that implements store.RunStore.
 	SkipSyncedWithin time.Duration
 
 	// MaxReportedFailures caps Report.Failures (default 1000); Report.Failed
@@ -104,7 +89,7 @@ type Options struct {
 type Syncer struct {
 	platform Platform
 	store    Store
-	books    Bookkeeper // nil when the store keeps no bookkeeping
+	books    store.RunStore // nil when the store keeps no bookkeeping
 	opts     Options
 	log      *slog.Logger
 	obs      Observer
@@ -152,7 +137,7 @@ func New(platform Platform, st Store, opts Options) (*Syncer, error) {
 	setDefault(&opts.StoreRetries, 3)
 
 	s := &Syncer{platform: platform, store: st, opts: opts, obs: opts.Observer}
-	s.books, _ = st.(Bookkeeper)
+	s.books, _ = st.(store.RunStore)
 	if opts.SkipSyncedWithin > 0 && s.books == nil {
 		return nil, fmt.Errorf("syncer: Options.SkipSyncedWithin: the store (%T) keeps no sync bookkeeping", st)
 	}
@@ -202,13 +187,15 @@ func (s *Syncer) Run(ctx context.Context) (Report, error) {
 	defer s.runMu.Unlock()
 
 	started := time.Now()
-	run := store.Run{ID: newRunID(), AccountID: s.opts.AccountID, Status: store.RunRunning, StartedAt: started}
-	if s.books != nil {
-		var err error
-		run, err = s.books.StartRun(ctx, s.opts.AccountID, store.StartOptions{Fresh: s.opts.Fresh})
-		if err != nil {
-			return Report{}, fmt.Errorf("syncer: start run: %w", err)
-		}
+	lease, run, err := s.start(ctx, store.StartOptions{Fresh: s.opts.Fresh})
+	if err != nil {
+		return Report{}, err
+	}
+	if lease != nil {
+		defer lease.Release(context.WithoutCancel(ctx))
+	}
+	if run.Note != "" {
+		s.log.Warn("run not resumed", "account", s.opts.AccountID, "note", run.Note)
 	}
 	var since time.Time // campaigns synced at or after since are skipped
 	if run.Resumed {
@@ -219,7 +206,7 @@ func (s *Syncer) Run(ctx context.Context) (Report, error) {
 			since = cutoff
 		}
 	}
-	e := s.newExecution(run, started)
+	e := s.newExecution(run, lease, started)
 	return e.execute(ctx, func(ctx context.Context, emit emitter) error {
 		return e.listCampaigns(ctx, since, emit)
 	})
@@ -230,8 +217,8 @@ func (s *Syncer) Run(ctx context.Context) (Report, error) {
 // campaign that syncs is stored and its dead letter removed; one that fails
 // again stays, with the new error. It returns [ErrNoBookkeeping] when the
 // store keeps no dead letters. Errors and cancellation behave as in
-// [Syncer.Run]; RetryFailed keeps no run record of its own, so it neither
-// resumes nor replaces an unfinished run.
+// [Syncer.Run]. It records a run of kind store.KindRetry, which neither
+// resumes nor replaces an unfinished sync run.
 func (s *Syncer) RetryFailed(ctx context.Context) (Report, error) {
 	if s.books == nil {
 		return Report{}, ErrNoBookkeeping
@@ -240,16 +227,36 @@ func (s *Syncer) RetryFailed(ctx context.Context) (Report, error) {
 	defer s.runMu.Unlock()
 
 	started := time.Now()
-	run := store.Run{ID: newRunID(), AccountID: s.opts.AccountID, Status: store.RunRunning, StartedAt: started}
-	e := s.newExecution(run, started)
+	lease, run, err := s.start(ctx, store.StartOptions{Kind: store.KindRetry})
+	if err != nil {
+		return Report{}, err
+	}
+	defer lease.Release(context.WithoutCancel(ctx))
+	e := s.newExecution(run, lease, started)
 	e.retrying = true
 	return e.execute(ctx, e.deadLetters)
+}
+
+// start takes the account and starts (or resumes) a run as opts say, when
+// the store keeps bookkeeping; otherwise it returns a run of its own and
+// no lease.
+func (s *Syncer) start(ctx context.Context, opts store.StartOptions) (store.Lease, store.Run, error) {
+	if s.books == nil {
+		return nil, store.Run{ID: store.NewRunID(), AccountID: s.opts.AccountID, Status: store.RunRunning, StartedAt: time.Now()}, nil
+	}
+	lease, err := s.books.Acquire(ctx, s.opts.AccountID)
+	if err != nil {
+		return nil, store.Run{}, fmt.Errorf("syncer: %w", err)
+	}
+	run, err := lease.StartRun(ctx, opts)
+	if err != nil {
+		lease.Release(context.WithoutCancel(ctx))
+		return nil, store.Run{}, fmt.Errorf("syncer: start run: %w", err)
+	}
+	return lease, run, nil
 }
 
 // Progress returns the counts of the run in progress, or of the last run
 // when none is: safe to call from another goroutine, e.g. to draw a
 // progress bar.
 func (s *Syncer) Progress() Progress { return s.progress.snapshot() }
-
-// newRunID returns a random run id, for runs without bookkeeping.
-func newRunID() string { return rand.Text()[:16] }

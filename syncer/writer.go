@@ -13,11 +13,12 @@ import (
 )
 
 // writer is the run's only store writer. It batches results by count or
-// by time, and for each batch: upserts the campaigns (synced ones with their
-// SyncedAt, failed ones with their listed data and no SyncedAt), turns the
-// records the store rejected into failures, records dead letters, and
-// resolves the dead letters of campaigns that synced. Only then does it
-// count a campaign as synced: Report.Synced means synced and stored.
+// by time, and records each batch: with a lease, in one Commit (the
+// campaigns, synced ones with their SyncedAt and failed ones with their
+// listed data, the dead letters of the failures, the resolution of those
+// of the synced, the run's progress); without, by one Upsert. Records the
+// store rejects become failures. Only then does it count a campaign as
+// synced: Report.Synced means synced and stored.
 type writer struct {
 	e      *execution
 	report Report
@@ -31,6 +32,13 @@ type writer struct {
 type entry struct {
 	res result
 	row int
+}
+
+// failure is a campaign of a batch that failed.
+type failure struct {
+	key  string
+	data []byte
+	err  error
 }
 
 func newWriter(e *execution) *writer {
@@ -66,7 +74,7 @@ func (w *writer) add(r result) {
 	row := -1
 	if r.raw == nil {
 		row = len(w.rows)
-		w.rows = append(w.rows, toStore(r.campaign, r.syncedAt))
+		w.rows = append(w.rows, toStore(r.campaign, r.listedAt, r.syncedAt))
 	}
 	w.entries = append(w.entries, entry{res: r, row: row})
 }
@@ -78,10 +86,74 @@ func (w *writer) flush(ctx context.Context) {
 	defer func() {
 		w.rows, w.entries = w.rows[:0], w.entries[:0]
 	}()
-	e := w.e
-	s := e.s
+	var synced []string
+	var failures []failure
+	var ok bool
+	if w.e.lease != nil {
+		synced, failures, ok = w.commit(ctx)
+	} else {
+		synced, failures, ok = w.upsert(ctx)
+	}
+	if !ok {
+		return
+	}
+	for _, f := range failures {
+		w.failed(f.key, f.err)
+	}
+	s := w.e.s
+	for _, id := range synced {
+		w.report.Synced++
+		s.progress.synced.Add(1)
+		s.obs.CampaignSynced(id)
+	}
+	w.e.log.Debug("batch stored", "synced", len(synced), "failed", len(failures))
+}
 
-	// 1. The campaigns. Rejected rows become failures.
+// commit records the batch through the lease, in one Commit. Campaigns the
+// store rejects are moved to the batch's failures, and the batch committed
+// again without them.
+func (w *writer) commit(ctx context.Context) ([]string, []failure, bool) {
+	s := w.e.s
+	rejected := map[int]error{}
+	for {
+		synced, failures := w.sort(rejected)
+		rows := make([]store.Campaign, 0, len(w.rows))
+		at := make([]int, 0, len(w.rows)) // rows[i] is w.rows[at[i]]
+		for i, c := range w.rows {
+			if _, bad := rejected[i]; !bad {
+				rows, at = append(rows, c), append(at, i)
+			}
+		}
+		letters := make([]store.DeadLetter, len(failures))
+		for i, f := range failures {
+			letters[i] = store.DeadLetter{CampaignID: f.key, Data: f.data, Error: f.err.Error()}
+		}
+		b := store.Batch{
+			RunID: w.e.run.ID, Campaigns: rows, DeadLetters: letters, Resolved: synced,
+			Progress: store.RunCounts{
+				Seen: int(s.progress.seen.Load()), Skipped: int(s.progress.skipped.Load()),
+				Synced: w.report.Synced + len(synced), Failed: w.report.Failed + len(failures),
+			},
+		}
+		err := w.retry(ctx, "commit", func(ctx context.Context) error { return w.e.lease.Commit(ctx, b) })
+		var batchErr *store.BatchError
+		if errors.As(err, &batchErr) && len(rejected) == 0 {
+			for _, r := range batchErr.Rejected {
+				rejected[at[r.Index]] = r
+			}
+			continue
+		}
+		if err != nil {
+			w.fail(err)
+			return nil, nil, false
+		}
+		return synced, failures, true
+	}
+}
+
+// upsert writes the batch's campaigns, for a store without bookkeeping.
+func (w *writer) upsert(ctx context.Context) ([]string, []failure, bool) {
+	s := w.e.s
 	rejected := map[int]error{}
 	if len(w.rows) > 0 {
 		err := w.retry(ctx, "store campaigns", func(ctx context.Context) error {
@@ -95,13 +167,16 @@ func (w *writer) flush(ctx context.Context) {
 			}
 		case err != nil:
 			w.fail(err)
-			return
+			return nil, nil, false
 		}
 	}
+	synced, failures := w.sort(rejected)
+	return synced, failures, true
+}
 
-	// 2. Sort the batch into synced and failed.
-	var synced []string
-	var letters []store.DeadLetter
+// sort sorts the batch into the ids of the campaigns synced and the
+// failures, given the rows the store rejected.
+func (w *writer) sort(rejected map[int]error) (synced []string, failures []failure) {
 	for _, en := range w.entries {
 		r := en.res
 		if rejErr, ok := rejected[en.row]; en.row >= 0 && ok {
@@ -123,38 +198,9 @@ func (w *writer) flush(ctx context.Context) {
 				data = []byte(fmt.Sprintf("%q", err.Error())) // unreachable: a decoded campaign encodes
 			}
 		}
-		letters = append(letters, store.DeadLetter{
-			AccountID: s.opts.AccountID, CampaignID: key, RunID: e.run.ID, Data: data, Error: r.err.Error(),
-		})
-		w.failed(key, r.err)
+		failures = append(failures, failure{key: key, data: data, err: r.err})
 	}
-
-	// 3. The bookkeeping: dead letters of this batch's failures recorded,
-	// those of its synced campaigns resolved.
-	if s.books != nil {
-		if len(letters) > 0 {
-			if err := w.retry(ctx, "record dead letters", func(ctx context.Context) error {
-				return s.books.PutDeadLetters(ctx, letters)
-			}); err != nil {
-				w.fail(err)
-				return
-			}
-		}
-		if len(synced) > 0 {
-			if err := w.retry(ctx, "resolve dead letters", func(ctx context.Context) error {
-				return s.books.ResolveDeadLetters(ctx, s.opts.AccountID, synced)
-			}); err != nil {
-				w.fail(err)
-				return
-			}
-		}
-	}
-	for _, id := range synced {
-		w.report.Synced++
-		s.progress.synced.Add(1)
-		s.obs.CampaignSynced(id)
-	}
-	e.log.Debug("batch stored", "synced", len(synced), "failed", len(letters))
+	return synced, failures
 }
 
 // failed records one failure in the report.
@@ -186,7 +232,7 @@ func (w *writer) retry(ctx context.Context, what string, op func(context.Context
 	for attempt := 1; ; attempt++ {
 		err = op(ctx)
 		var batchErr *store.BatchError
-		if err == nil || errors.As(err, &batchErr) || attempt >= attempts || ctx.Err() != nil {
+		if err == nil || errors.As(err, &batchErr) || errors.Is(err, store.ErrAccountLost) || attempt >= attempts || ctx.Err() != nil {
 			return err
 		}
 		wait := min(100*time.Millisecond<<(attempt-1), 5*time.Second)
@@ -203,7 +249,7 @@ func (w *writer) retry(ctx context.Context, what string, op func(context.Context
 }
 
 // toStore maps a platform campaign to the store's record.
-func toStore(c adplatform.Campaign, syncedAt time.Time) store.Campaign {
+func toStore(c adplatform.Campaign, listedAt, syncedAt time.Time) store.Campaign {
 	return store.Campaign{
 		ID:          c.ID,
 		Name:        c.Name,
@@ -214,5 +260,6 @@ func toStore(c adplatform.Campaign, syncedAt time.Time) store.Campaign {
 		Conversions: c.Conversions,
 		CreatedAt:   c.CreatedAt,
 		SyncedAt:    syncedAt,
+		ListedAt:    listedAt,
 	}
 }

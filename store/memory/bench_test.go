@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -10,8 +11,8 @@ import (
 )
 
 // filled returns a store holding n campaigns and n dead letters of one
-// account, and their ids.
-func filled(b *testing.B, n int) (*memory.Store, []string) {
+// account, a lease on it with a running run, and their ids.
+func filled(b *testing.B, n int) (*memory.Store, leased, []string) {
 	b.Helper()
 	s := memory.New()
 	ids := make([]string, n)
@@ -23,16 +24,28 @@ func filled(b *testing.B, n int) (*memory.Store, []string) {
 		cs[i] = store.Campaign{ID: ids[i], Name: "Campaign " + ids[i], Status: "ACTIVE", Budget: "1100.50", SyncedAt: synced}
 		letters[i] = store.DeadLetter{AccountID: "acct", CampaignID: ids[i], Data: []byte(`{"id":1}`), Error: "HTTP 500"}
 	}
-	if err := s.Upsert(b.Context(), "acct", cs); err != nil {
+	l, err := s.Acquire(b.Context(), "acct")
+	if err != nil {
 		b.Fatal(err)
 	}
-	if err := s.PutDeadLetters(b.Context(), letters); err != nil {
+	b.Cleanup(func() { l.Release(context.Background()) })
+	r, err := l.StartRun(b.Context(), store.StartOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Commit(b.Context(), store.Batch{RunID: r.ID, Campaigns: cs, DeadLetters: letters}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := s.DeadLetters(b.Context(), "acct", "", 1); err != nil { // merge the order once
 		b.Fatal(err)
 	}
-	return s, ids
+	return s, leased{l, r.ID}, ids
+}
+
+// leased is a lease and its running run.
+type leased struct {
+	store.Lease
+	runID string
 }
 
 // BenchmarkScaling shows that each operation costs about the same in a
@@ -42,35 +55,35 @@ func filled(b *testing.B, n int) (*memory.Store, []string) {
 func BenchmarkScaling(b *testing.B) {
 	ops := []struct {
 		name string
-		do   func(b *testing.B, s *memory.Store, ids []string, i int)
+		do   func(b *testing.B, s *memory.Store, l leased, ids []string, i int)
 	}{
-		{"get", func(b *testing.B, s *memory.Store, ids []string, i int) {
+		{"get", func(b *testing.B, s *memory.Store, l leased, ids []string, i int) {
 			if _, err := s.Get(b.Context(), "acct", ids[i%len(ids)]); err != nil {
 				b.Fatal(err)
 			}
 		}},
-		{"upsert_change", func(b *testing.B, s *memory.Store, ids []string, i int) {
+		{"upsert_change", func(b *testing.B, s *memory.Store, l leased, ids []string, i int) {
 			c := store.Campaign{ID: ids[i%len(ids)], Name: fmt.Sprint("renamed ", i), Budget: "1"}
 			if err := s.Upsert(b.Context(), "acct", []store.Campaign{c}); err != nil {
 				b.Fatal(err)
 			}
 		}},
-		{"synced_since_100_ids", func(b *testing.B, s *memory.Store, ids []string, i int) {
+		{"synced_since_100_ids", func(b *testing.B, s *memory.Store, l leased, ids []string, i int) {
 			start := (i * 100) % (len(ids) - 100)
-			if _, err := s.SyncedSince(b.Context(), "acct", ids[start:start+100], time.Time{}); err != nil {
+			if _, err := l.SyncedSince(b.Context(), ids[start:start+100], time.Time{}); err != nil {
 				b.Fatal(err)
 			}
 		}},
-		{"put_and_resolve_letter", func(b *testing.B, s *memory.Store, ids []string, i int) {
-			l := store.DeadLetter{AccountID: "acct", CampaignID: fmt.Sprint("new-", i), Data: []byte("{}")}
-			if err := s.PutDeadLetters(b.Context(), []store.DeadLetter{l}); err != nil {
+		{"put_and_resolve_letter", func(b *testing.B, s *memory.Store, l leased, ids []string, i int) {
+			dl := store.DeadLetter{CampaignID: fmt.Sprint("new-", i), Data: []byte("{}")}
+			if err := l.Commit(b.Context(), store.Batch{RunID: l.runID, DeadLetters: []store.DeadLetter{dl}}); err != nil {
 				b.Fatal(err)
 			}
-			if err := s.ResolveDeadLetters(b.Context(), "acct", []string{l.CampaignID}); err != nil {
+			if err := l.Commit(b.Context(), store.Batch{RunID: l.runID, Resolved: []string{dl.CampaignID}}); err != nil {
 				b.Fatal(err)
 			}
 		}},
-		{"dead_letter_page_of_100", func(b *testing.B, s *memory.Store, ids []string, i int) {
+		{"dead_letter_page_of_100", func(b *testing.B, s *memory.Store, l leased, ids []string, i int) {
 			if _, err := s.DeadLetters(b.Context(), "acct", ids[i%len(ids)], 100); err != nil {
 				b.Fatal(err)
 			}
@@ -78,15 +91,15 @@ func BenchmarkScaling(b *testing.B) {
 	}
 	for _, op := range ops {
 		b.Run(op.name, func(b *testing.B) {
-			small, smallIDs := filled(b, 1_000)
-			large, largeIDs := filled(b, 100_000)
+			small, smallLease, smallIDs := filled(b, 1_000)
+			large, largeLease, largeIDs := filled(b, 100_000)
 			var inSmall, inLarge time.Duration
 			i := 0
 			for b.Loop() {
 				t0 := time.Now()
-				op.do(b, small, smallIDs, i)
+				op.do(b, small, smallLease, smallIDs, i)
 				t1 := time.Now()
-				op.do(b, large, largeIDs, i)
+				op.do(b, large, largeLease, largeIDs, i)
 				inSmall += t1.Sub(t0)
 				inLarge += time.Since(t1)
 				i++

@@ -23,69 +23,24 @@ func cloneCampaign(c store.Campaign) store.Campaign {
 
 // Upsert inserts or updates campaigns of one account, as store.Store
 // documents: invalid campaigns are rejected in a *store.BatchError while the
-// others are stored, the last valid one of several with the same id wins,
-// and a campaign whose content did not change keeps its UpdatedAt.
+// others are stored, of several copies of one id the one listed last wins,
+// newer content is never replaced by older, and a campaign whose content
+// did not change keeps its UpdatedAt.
 func (s *Store) Upsert(ctx context.Context, accountID string, campaigns []store.Campaign) error {
+	if s.ext != nil {
+		return s.ext.Upsert(ctx, accountID, campaigns)
+	}
 	if err := ctxErr(ctx, "upsert"); err != nil {
 		return err
 	}
 	if err := checkAccount(accountID, "upsert"); err != nil {
 		return err
 	}
-	// Validate and normalize outside the lock. Of several valid campaigns
-	// with the same id only the last is applied: applying each in turn
-	// would move UpdatedAt even when the last one matches what is stored.
-	var rejected []*store.RecordError
-	valid := make([]store.Campaign, 0, len(campaigns))
-	last := make(map[string]int, len(campaigns)) // id → index in valid
-	for i, c := range campaigns {
-		if err := c.Validate(); err != nil {
-			var re *store.RecordError
-			if !errors.As(err, &re) {
-				re = &store.RecordError{ID: c.ID, Field: "", Reason: err.Error()}
-			}
-			r := *re
-			r.Index = i
-			rejected = append(rejected, &r)
-			continue
-		}
-		if j, dup := last[c.ID]; dup {
-			valid[j] = c.Normalize()
-			continue
-		}
-		last[c.ID] = len(valid)
-		valid = append(valid, c.Normalize())
-	}
-
-	if len(valid) > 0 {
+	t := now()
+	keep, rejected := store.Prepare(campaigns, t)
+	if len(keep) > 0 {
 		s.mu.Lock()
-		rows := s.campaigns[accountID]
-		if rows == nil {
-			rows = make(map[string]store.Campaign, len(valid))
-			s.campaigns[accountID] = rows
-		}
-		t := now()
-		for _, c := range valid {
-			old, exists := rows[c.ID]
-			switch {
-			case !exists:
-				c.UpdatedAt = t
-			case store.SameContent(old, c):
-				if c.SyncedAt.IsZero() || c.SyncedAt.Equal(old.SyncedAt) {
-					continue // nothing to write
-				}
-				old.SyncedAt = c.SyncedAt
-				rows[old.ID] = old
-				continue
-			default:
-				c.UpdatedAt = notBefore(t, old.UpdatedAt)
-				if c.SyncedAt.IsZero() {
-					c.SyncedAt = old.SyncedAt
-				}
-			}
-			c = cloneCampaign(c) // the map key too: it must not pin the caller's memory
-			rows[c.ID] = c
-		}
+		s.merge(accountID, campaigns, keep, t)
 		s.mu.Unlock()
 	}
 	if len(rejected) > 0 {
@@ -94,8 +49,28 @@ func (s *Store) Upsert(ctx context.Context, accountID string, campaigns []store.
 	return nil
 }
 
+// merge writes campaigns[keep] over the account's rows. s.mu must be held
+// for writing.
+func (s *Store) merge(accountID string, campaigns []store.Campaign, keep []int, t time.Time) {
+	rows := s.campaigns[accountID]
+	if rows == nil {
+		rows = make(map[string]store.Campaign, len(keep))
+		s.campaigns[strings.Clone(accountID)] = rows
+	}
+	for _, i := range keep {
+		c := campaigns[i]
+		if row, changed := store.Merge(rows[c.ID], c, t); changed {
+			row = cloneCampaign(row) // the map key too: it must not pin the caller's memory
+			rows[row.ID] = row
+		}
+	}
+}
+
 // Get returns one stored campaign, or an error wrapping store.ErrNotFound.
 func (s *Store) Get(ctx context.Context, accountID, id string) (store.Campaign, error) {
+	if s.ext != nil {
+		return s.ext.Get(ctx, accountID, id)
+	}
 	if err := ctxErr(ctx, "get"); err != nil {
 		return store.Campaign{}, err
 	}
@@ -111,24 +86,36 @@ func (s *Store) Get(ctx context.Context, accountID, id string) (store.Campaign, 
 	return c, nil
 }
 
-// SyncedSince returns those of ids whose stored SyncedAt is at or after
+// syncedSince returns those of ids whose stored SyncedAt is at or after
 // since (compared at the microsecond, as stored), each once.
-func (s *Store) SyncedSince(ctx context.Context, accountID string, ids []string, since time.Time) ([]string, error) {
-	if err := ctxErr(ctx, "synced since"); err != nil {
-		return nil, err
-	}
-	if err := checkAccount(accountID, "synced since"); err != nil {
-		return nil, err
-	}
+func (s *Store) syncedSince(ctx context.Context, accountID string, ids []string, since time.Time) ([]string, error) {
 	since = since.Round(time.Microsecond)
+	synced := func(c store.Campaign) bool { return !c.SyncedAt.IsZero() && !c.SyncedAt.Before(since) }
 	var out []string
 	seen := make(map[string]bool)
+	if s.ext != nil {
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			c, err := s.ext.Get(ctx, accountID, id)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return nil, fmt.Errorf("memory: synced since: %w", err)
+			case synced(c):
+				out = append(out, c.ID)
+			}
+		}
+		return out, nil
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	rows := s.campaigns[accountID]
 	for _, id := range ids {
 		c, ok := rows[id]
-		if !ok || c.SyncedAt.IsZero() || c.SyncedAt.Before(since) || seen[id] {
+		if !ok || !synced(c) || seen[id] {
 			continue
 		}
 		seen[id] = true

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/adsync/adsync/store"
 )
@@ -29,7 +28,7 @@ func newLetterBox() *letterBox {
 	return &letterBox{byID: make(map[string]store.DeadLetter)}
 }
 
-// put records one failure of l at t.
+// put records one failure of l (normalized) at t.
 func (b *letterBox) put(l store.DeadLetter, t time.Time) {
 	stored := store.DeadLetter{
 		AccountID:  strings.Clone(l.AccountID),
@@ -39,11 +38,15 @@ func (b *letterBox) put(l store.DeadLetter, t time.Time) {
 		Error:      strings.Clone(l.Error),
 		Attempts:   1,
 	}
-	if old, ok := b.byID[l.CampaignID]; ok {
+	old, ok := b.byID[l.CampaignID]
+	switch {
+	case ok && old.RetiredAt.IsZero():
 		stored.Attempts = old.Attempts + 1
 		stored.FirstFailedAt = old.FirstFailedAt
 		stored.LastFailedAt = notBefore(t, old.LastFailedAt)
-	} else {
+	case ok: // retired: it starts over
+		stored.FirstFailedAt, stored.LastFailedAt = t, t
+	default:
 		stored.FirstFailedAt, stored.LastFailedAt = t, t
 		b.pending = append(b.pending, stored.CampaignID)
 	}
@@ -55,6 +58,20 @@ func (b *letterBox) resolve(id string) {
 	if _, ok := b.byID[id]; ok {
 		delete(b.byID, id)
 		b.stale++
+	}
+	if b.stale > (len(b.sorted)+len(b.pending))/2 {
+		// Letters put and resolved without a page read between would
+		// otherwise pile up in the order: amortized, this stays O(1).
+		b.tidy()
+	}
+}
+
+// retire marks the letter of r.CampaignID retired at t, if it has one that
+// is not.
+func (b *letterBox) retire(r store.Retirement, t time.Time) {
+	if l, ok := b.byID[r.CampaignID]; ok && l.RetiredAt.IsZero() {
+		l.RetiredAt, l.RetiredReason = t, strings.Clone(r.Reason)
+		b.byID[r.CampaignID] = l
 	}
 }
 
@@ -83,9 +100,10 @@ func (b *letterBox) tidy() {
 	}
 }
 
-// page returns up to limit letters after the id after, in order; b must be
-// tidy.
-func (b *letterBox) page(after string, limit int) []store.DeadLetter {
+// page returns up to limit letters after the id after, in order, the
+// retired ones too if retired is set.
+func (b *letterBox) page(after string, limit int, retired bool) []store.DeadLetter {
+	b.tidy()
 	i, found := slices.BinarySearch(b.sorted, after)
 	if found {
 		i++
@@ -93,8 +111,8 @@ func (b *letterBox) page(after string, limit int) []store.DeadLetter {
 	out := make([]store.DeadLetter, 0, min(limit, len(b.byID)))
 	for ; i < len(b.sorted) && len(out) < limit; i++ {
 		l, ok := b.byID[b.sorted[i]]
-		if !ok {
-			continue // resolved since the last tidy
+		if !ok || (!retired && !l.RetiredAt.IsZero()) {
+			continue // resolved since the last tidy, or retired
 		}
 		l.Data = append([]byte{}, l.Data...)
 		out = append(out, l)
@@ -102,83 +120,21 @@ func (b *letterBox) page(after string, limit int) []store.DeadLetter {
 	return out
 }
 
-// PutDeadLetters records campaigns that failed, as store.RunStore
-// documents. Letters may belong to several accounts. Each needs a valid
-// AccountID and a non-empty CampaignID of valid UTF-8 without NUL bytes;
-// when one does not, nothing is recorded. A letter given twice in one call
-// counts two attempts.
-func (s *Store) PutDeadLetters(ctx context.Context, letters []store.DeadLetter) error {
-	if err := ctxErr(ctx, "put dead letters"); err != nil {
-		return err
+// checkPage validates a page's cursor and limit.
+func checkPage(after string, limit int) error {
+	if limit <= 0 {
+		return fmt.Errorf("memory: dead letters: limit is %d, want a positive number", limit)
 	}
-	for i, l := range letters {
-		if err := checkAccount(l.AccountID, "put dead letters"); err != nil {
-			return fmt.Errorf("%w (letter %d)", err, i)
-		}
-		if problem := idProblem(l.CampaignID); problem != "" {
-			return fmt.Errorf("memory: put dead letters: letter %d: CampaignID %s", i, problem)
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := now()
-	for _, l := range letters {
-		box := s.letters[l.AccountID]
-		if box == nil {
-			box = newLetterBox()
-			s.letters[strings.Clone(l.AccountID)] = box
-		}
-		box.put(l, t)
+	if err := store.ValidateText(after); err != nil {
+		return fmt.Errorf("memory: dead letters: the cursor: %w", err)
 	}
 	return nil
 }
 
-// idProblem applies the rules of a campaign id to a dead letter's
-// CampaignID: the key must be storable exactly, as in PostgreSQL.
-func idProblem(id string) string {
-	switch {
-	case id == "":
-		return "is empty"
-	case strings.IndexByte(id, 0) >= 0:
-		return "contains a NUL byte"
-	case !utf8.ValidString(id):
-		return "is not valid UTF-8"
-	}
-	return ""
-}
-
-// ResolveDeadLetters removes the account's dead letters of the given
-// campaigns. Ids without a dead letter are ignored.
-func (s *Store) ResolveDeadLetters(ctx context.Context, accountID string, ids []string) error {
-	if err := ctxErr(ctx, "resolve dead letters"); err != nil {
-		return err
-	}
-	if err := checkAccount(accountID, "resolve dead letters"); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	box := s.letters[accountID]
-	if box == nil {
-		return nil
-	}
-	for _, id := range ids {
-		box.resolve(id)
-	}
-	switch {
-	case len(box.byID) == 0:
-		delete(s.letters, accountID)
-	case box.stale > (len(box.sorted)+len(box.pending))/2:
-		// Letters put and resolved without a page read between would
-		// otherwise pile up in the order: amortized, this stays O(1).
-		box.tidy()
-	}
-	return nil
-}
-
-// DeadLetters returns up to limit dead letters of the account in CampaignID
-// order (Go's string order: the bytes of the UTF-8), starting after the
-// CampaignID after ("" for the first page). limit must be positive.
+// DeadLetters returns up to limit dead letters of the account, retired
+// ones included, in CampaignID order (Go's string order: the bytes of the
+// UTF-8), starting after the CampaignID after ("" for the first page).
+// limit must be positive.
 //
 // A page costs O(log n + limit), plus, on the first page read after
 // letters were put, the O(n) merge of the new ids into the order.
@@ -189,16 +145,35 @@ func (s *Store) DeadLetters(ctx context.Context, accountID, after string, limit 
 	if err := checkAccount(accountID, "dead letters"); err != nil {
 		return nil, err
 	}
-	if limit <= 0 {
-		return nil, fmt.Errorf("memory: dead letters: limit is %d, want a positive number", limit)
+	if err := checkPage(after, limit); err != nil {
+		return nil, err
 	}
 	// The write lock, because a read after writes tidies the order.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	box := s.letters[accountID]
-	if box == nil {
+	a := s.accounts[accountID]
+	if a == nil {
 		return []store.DeadLetter{}, nil
 	}
-	box.tidy()
-	return box.page(after, limit), nil
+	return a.letters.page(after, limit, true), nil
+}
+
+// DiscardDeadLetter deletes the account's dead letter of campaignID, or
+// returns an error wrapping store.ErrNotFound.
+func (s *Store) DiscardDeadLetter(ctx context.Context, accountID, campaignID string) error {
+	if err := ctxErr(ctx, "discard dead letter"); err != nil {
+		return err
+	}
+	if err := checkAccount(accountID, "discard dead letter"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[accountID]; a != nil {
+		if _, ok := a.letters.byID[campaignID]; ok {
+			a.letters.resolve(campaignID)
+			return nil
+		}
+	}
+	return fmt.Errorf("memory: discard dead letter %q of account %q: %w", campaignID, accountID, store.ErrNotFound)
 }

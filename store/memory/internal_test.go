@@ -8,39 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unsafe"
 
 	"github.com/adsync/adsync/store"
 )
-
-// The run a fresh one replaced is kept, interrupted, with an Error saying
-// so, and cannot be finished any more: the interface cannot show this, the
-// store's state can.
-func TestFreshRunMarksReplacedInterrupted(t *testing.T) {
-	t.Parallel()
-	s := New()
-	ctx := t.Context()
-	old, err := s.StartRun(ctx, "acct", store.StartOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := s.StartRun(ctx, "acct", store.StartOptions{Fresh: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	replaced := s.runs[old.ID]
-	if replaced.Status != store.RunInterrupted || !strings.Contains(replaced.Error, fresh.ID) || replaced.FinishedAt.IsZero() {
-		t.Errorf("the replaced run is %+v; want it interrupted, finished, with an Error naming the fresh run %s", replaced.Run, fresh.ID)
-	}
-	old.Status = store.RunCompleted
-	if err := s.FinishRun(ctx, old); err == nil || errors.Is(err, store.ErrNotFound) {
-		t.Errorf("FinishRun of a replaced run = %v; want an error saying it was replaced", err)
-	}
-	if s.runs[old.ID].Status != store.RunInterrupted {
-		t.Errorf("the replaced run's status is %q after FinishRun; want it to stay interrupted", s.runs[old.ID].Status)
-	}
-}
 
 // What the store keeps does not share memory with what the caller passed:
 // a 1-byte id sliced from a 1 MiB body must not keep the body alive.
@@ -67,9 +40,12 @@ func TestStoredTextIsCopied(t *testing.T) {
 
 func TestRunIDsAreRandom(t *testing.T) {
 	t.Parallel()
-	s := New()
+	l, err := New().Acquire(t.Context(), "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 50 {
-		r, err := s.StartRun(t.Context(), "acct", store.StartOptions{Fresh: true})
+		r, err := l.StartRun(t.Context(), store.StartOptions{Fresh: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,78 +56,58 @@ func TestRunIDsAreRandom(t *testing.T) {
 	}
 }
 
-func TestFinishRunValidates(t *testing.T) {
+// Each Acquire bumps the account's generation, and a lease holds the
+// account until it is released.
+func TestGenerations(t *testing.T) {
 	t.Parallel()
 	s := New()
-	ctx := t.Context()
-	r, err := s.StartRun(ctx, "acct", store.StartOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name   string
-		change func(*store.Run)
-		want   string
-	}{
-		{"running is not an end", func(r *store.Run) { r.Status = store.RunRunning }, "Status"},
-		{"unknown status", func(r *store.Run) { r.Status = "done" }, "Status"},
-		{"FinishedAt out of range", func(r *store.Run) {
-			r.Status, r.FinishedAt = store.RunCompleted, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-		}, "FinishedAt"},
-		{"negative counts", func(r *store.Run) { r.Status, r.Failed = store.RunFailed, -1 }, "counts"},
-	} {
-		bad := r
-		tc.change(&bad)
-		if err := s.FinishRun(ctx, bad); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: FinishRun = %v; want an error naming %s", tc.name, err, tc.want)
+	for want := int64(1); want <= 3; want++ {
+		l, err := s.Acquire(t.Context(), "acct")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if got := s.runs[r.ID]; got.Status != store.RunRunning {
-		t.Errorf("after rejected FinishRun calls, the run is %q; want it untouched", got.Status)
-	}
-	// A zero FinishedAt is recorded as now.
-	r.Status = store.RunCompleted
-	if err := s.FinishRun(ctx, r); err != nil {
-		t.Fatal(err)
-	}
-	if got := s.runs[r.ID].FinishedAt; got.IsZero() || got.Location() != time.UTC {
-		t.Errorf("FinishedAt recorded as %v; want now, in UTC", got)
+		if got := l.(*lease).generation; got != want {
+			t.Errorf("Acquire %d: generation %d; want %d", want, got, want)
+		}
+		if err := l.Release(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
-func TestPutDeadLettersValidatesAll(t *testing.T) {
+// The default MaxResumeAge is a day, on the store's clock.
+func TestDefaultMaxResumeAge(t *testing.T) {
 	t.Parallel()
-	s := New()
-	ctx := t.Context()
-	good := store.DeadLetter{AccountID: "acct", CampaignID: "c-1", Data: []byte("{}")}
-	for _, tc := range []struct {
-		name   string
-		letter store.DeadLetter
-		want   string
-	}{
-		{"empty CampaignID", store.DeadLetter{AccountID: "acct"}, "CampaignID is empty"},
-		{"NUL in CampaignID", store.DeadLetter{AccountID: "acct", CampaignID: "a\x00"}, "NUL"},
-		{"invalid UTF-8 CampaignID", store.DeadLetter{AccountID: "acct", CampaignID: "\xff"}, "UTF-8"},
-		{"empty AccountID", store.DeadLetter{CampaignID: "c-2"}, "account id is empty"},
-	} {
-		err := s.PutDeadLetters(ctx, []store.DeadLetter{good, tc.letter})
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "letter 1") {
-			t.Errorf("%s: PutDeadLetters = %v; want an error naming letter 1 and saying %q", tc.name, err, tc.want)
+	synctest.Test(t, func(t *testing.T) {
+		s := New()
+		l, err := s.Acquire(t.Context(), "acct")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if got, err := s.DeadLetters(ctx, "acct", "", 10); err != nil || len(got) != 0 {
-		t.Errorf("after rejected PutDeadLetters calls: %d letters, %v; want none stored (a call is all or nothing)", len(got), err)
-	}
-}
-
-func TestDeadLettersLimit(t *testing.T) {
-	t.Parallel()
-	s := New()
-	for _, limit := range []int{0, -1} {
-		if _, err := s.DeadLetters(t.Context(), "acct", "", limit); err == nil || !strings.Contains(err.Error(), "limit") {
-			t.Errorf("DeadLetters(limit %d) = %v; want an error naming the limit", limit, err)
+		first, err := l.StartRun(t.Context(), store.StartOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		time.Sleep(store.DefaultMaxResumeAge - time.Second)
+		if again, err := l.StartRun(t.Context(), store.StartOptions{}); err != nil || again.ID != first.ID || !again.Resumed {
+			t.Fatalf("StartRun a second short of a day later = %+v, %v; want the run resumed", again, err)
+		}
+		time.Sleep(2 * time.Second)
+		fresh, err := l.StartRun(t.Context(), store.StartOptions{})
+		if err != nil || fresh.ID == first.ID || fresh.Resumed {
+			t.Fatalf("StartRun a second more than a day later = %+v, %v; want a new run", fresh, err)
+		}
+		if !strings.Contains(fresh.Note, first.ID) || !strings.Contains(fresh.Note, "24h0m0s") {
+			t.Errorf("Note %q; want it to name run %s and the limit, 24h0m0s", fresh.Note, first.ID)
+		}
+		if old := s.runs[first.ID]; old.Status != store.RunInterrupted || !strings.Contains(old.Error, fresh.ID) {
+			t.Errorf("the expired run is %+v; want it interrupted, naming the run started instead", old.Run)
+		}
+		time.Sleep(1000 * time.Hour)
+		if again, err := l.StartRun(t.Context(), store.StartOptions{MaxResumeAge: -1}); err != nil || again.ID != fresh.ID {
+			t.Errorf("StartRun with MaxResumeAge -1, 1000 hours later = %+v, %v; want run %s resumed", again, err, fresh.ID)
+		}
+	})
 }
 
 // Of several valid campaigns with the same id the last is stored; an
@@ -174,39 +130,49 @@ func TestDuplicateWithInvalid(t *testing.T) {
 	}
 }
 
-// The lazily ordered dead letters page exactly like a sorted map, through
-// any mix of puts, resolves, re-puts and reads.
+// The lazily ordered letter box pages exactly like a sorted map, through
+// any mix of puts, resolves, retirements, re-puts and reads.
 func TestLetterBoxMatchesModel(t *testing.T) {
 	t.Parallel()
-	s := New()
-	ctx := t.Context()
+	b := newLetterBox()
 	rng := rand.New(rand.NewPCG(1, 2))
-	model := map[string]int{} // id → attempts
+	type state struct {
+		attempts int
+		retired  bool
+	}
+	model := map[string]state{}
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for step := range 5000 {
 		id := fmt.Sprintf("c-%02d", rng.IntN(60))
-		switch op := rng.IntN(10); {
+		switch op := rng.IntN(12); {
 		case op < 5:
-			if err := s.PutDeadLetters(ctx, []store.DeadLetter{{AccountID: "acct", CampaignID: id, Data: []byte(id)}}); err != nil {
-				t.Fatal(err)
+			b.put(store.DeadLetter{CampaignID: id, Data: []byte(id)}, at)
+			if m := model[id]; m.retired {
+				model[id] = state{attempts: 1}
+			} else {
+				model[id] = state{attempts: m.attempts + 1}
 			}
-			model[id]++
 		case op < 8:
-			if err := s.ResolveDeadLetters(ctx, "acct", []string{id, "absent"}); err != nil {
-				t.Fatal(err)
-			}
+			b.resolve(id)
+			b.resolve("absent")
 			delete(model, id)
+		case op < 9:
+			b.retire(store.Retirement{CampaignID: id, Reason: "r"}, at)
+			if m, ok := model[id]; ok {
+				m.retired = true
+				model[id] = m
+			}
 		default:
+			retired := op == 11
 			limit := 1 + rng.IntN(7)
 			var got []string
 			for after := ""; ; {
-				page, err := s.DeadLetters(ctx, "acct", after, limit)
-				if err != nil {
-					t.Fatal(err)
-				}
+				page := b.page(after, limit, retired)
 				for _, l := range page {
-					if l.Attempts != model[l.CampaignID] || string(l.Data) != l.CampaignID {
-						t.Fatalf("step %d: letter %s has %d attempts, data %q; want %d, %q",
-							step, l.CampaignID, l.Attempts, l.Data, model[l.CampaignID], l.CampaignID)
+					m := model[l.CampaignID]
+					if l.Attempts != m.attempts || string(l.Data) != l.CampaignID || m.retired != !l.RetiredAt.IsZero() {
+						t.Fatalf("step %d: letter %s has %d attempts, data %q, retired at %v; want %+v",
+							step, l.CampaignID, l.Attempts, l.Data, l.RetiredAt, m)
 					}
 					got = append(got, l.CampaignID)
 					after = l.CampaignID
@@ -215,9 +181,14 @@ func TestLetterBoxMatchesModel(t *testing.T) {
 					break
 				}
 			}
-			want := slices.Sorted(maps.Keys(model))
+			var want []string
+			for _, id := range slices.Sorted(maps.Keys(model)) {
+				if retired || !model[id].retired {
+					want = append(want, id)
+				}
+			}
 			if !slices.Equal(got, want) {
-				t.Fatalf("step %d, pages of %d: got %q; want %q", step, limit, got, want)
+				t.Fatalf("step %d, pages of %d (retired %v): got %q; want %q", step, limit, retired, got, want)
 			}
 		}
 	}
@@ -226,22 +197,15 @@ func TestLetterBoxMatchesModel(t *testing.T) {
 // Letters put and resolved with no page read between do not pile up.
 func TestResolvedLettersDoNotAccumulate(t *testing.T) {
 	t.Parallel()
-	s := New()
-	ctx := t.Context()
-	if err := s.PutDeadLetters(ctx, []store.DeadLetter{{AccountID: "acct", CampaignID: "kept"}}); err != nil {
-		t.Fatal(err)
-	}
+	b := newLetterBox()
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.put(store.DeadLetter{CampaignID: "kept"}, at)
 	for i := range 10_000 {
 		id := fmt.Sprint("c-", i)
-		if err := s.PutDeadLetters(ctx, []store.DeadLetter{{AccountID: "acct", CampaignID: id}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.ResolveDeadLetters(ctx, "acct", []string{id}); err != nil {
-			t.Fatal(err)
-		}
+		b.put(store.DeadLetter{CampaignID: id}, at)
+		b.resolve(id)
 	}
-	box := s.letters["acct"]
-	if n := len(box.sorted) + len(box.pending); n > 10 {
+	if n := len(b.sorted) + len(b.pending); n > 10 {
 		t.Errorf("after 10,000 letters put and resolved, the order holds %d ids for 1 letter", n)
 	}
 }

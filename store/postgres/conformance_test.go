@@ -15,7 +15,7 @@ import (
 // with its tables in the connection's schema.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) store.Store {
+	open := func(t *testing.T) *postgres.Store {
 		schema := postgrestest.New(t)
 		s, err := postgres.New(schema.DB, postgres.Options{})
 		if err != nil {
@@ -25,15 +25,17 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
-	})
+	}
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+	storetest.RunBookkeeping(t, func(t *testing.T) store.RunStore { return open(t) })
 }
 
 // TestConformanceExplicitSchema runs the suite again with every name
 // qualified by the Schema option, on a pool whose search_path points
-// elsewhere.
+// elsewhere, and chunks smaller than the suite's big batches.
 func TestConformanceExplicitSchema(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) store.Store {
+	open := func(t *testing.T) *postgres.Store {
 		schema := postgrestest.New(t)
 		name := `adsync "explicit" ` + schema.Name[len(schema.Name)-12:]
 		t.Cleanup(func() {
@@ -47,5 +49,7 @@ func TestConformanceExplicitSchema(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
-	})
+	}
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+	storetest.RunBookkeeping(t, func(t *testing.T) store.RunStore { return open(t) })
 }

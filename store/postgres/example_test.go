@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"log/slog"
 	"os"
@@ -70,9 +71,32 @@ func ExampleNew() {
 	if err := s.Migrate(ctx); err != nil { // creates schema "adsync" and its tables
 		log.Fatal(err)
 	}
-	run, err := s.StartRun(ctx, "acct-1", store.StartOptions{})
+	lease, err := s.Acquire(ctx, "acct-1")
+	if errors.Is(err, store.ErrAccountBusy) {
+		log.Fatal(err) // another process syncs this account: `store: account "acct-1" is busy: ...`
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer lease.Release(ctx)
+	run, err := lease.StartRun(ctx, store.StartOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("resumed:", run.Resumed)
+}
+
+// A service that applies its migrations with its own tool (goose,
+// golang-migrate, Atlas) gives it the embedded files.
+func ExampleMigrations() {
+	entries, err := fs.ReadDir(postgres.Migrations(), ".")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, e := range entries {
+		fmt.Println(e.Name())
+	}
+	// Output:
+	// 0001_create_tables.up.sql
+	// 0002_leases_and_listed_at.up.sql
 }

@@ -35,9 +35,12 @@ func newTestStore(t testing.TB, opts Options) (*Store, *postgrestest.Schema) {
 }
 
 // makeCampaigns returns n valid campaigns with ids campaign_0.., whose
-// counts depend on version: two versions differ in every campaign.
+// counts depend on version: two versions differ in every campaign. They
+// are all listed at the same time, whatever the version: writing them
+// again is writing the same listing again.
 func makeCampaigns(n, version int) []store.Campaign {
 	created := time.Date(2024, 12, 11, 10, 30, 0, 123456000, time.UTC)
+	listed := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 	out := make([]store.Campaign, n)
 	for i := range out {
 		out[i] = store.Campaign{
@@ -49,6 +52,7 @@ func makeCampaigns(n, version int) []store.Campaign {
 			Clicks:      int64(234 + version),
 			Conversions: int64(12 + version),
 			CreatedAt:   created.Add(time.Duration(i) * time.Second),
+			ListedAt:    listed,
 		}
 	}
 	return out

@@ -6,8 +6,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,11 +15,36 @@ import (
 	"github.com/lib/pq"
 )
 
-// migrationFiles are the schema's versions: migrations/NNNN_what.sql,
+// migrationFiles are the schema's versions: migrations/NNNN_what.up.sql,
 // applied in order of NNNN, each once.
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
+
+// SchemaVersion is the version of the schema this package's code needs:
+// the number of its migrations.
+const SchemaVersion = 2
+
+// Migrations returns the schema's migrations, for a service that applies
+// them with its own tool rather than [Store.Migrate]: files named
+// NNNN_what.up.sql at the root of the file system, to be applied in order
+// of NNNN, each once, each in a transaction. They are plain SQL that set a
+// lock_timeout, with unqualified table names (run them with the
+// search_path set to the schema adsync uses), and carry the annotation
+// goose wants; golang-migrate (source/iofs) and Atlas (golang-migrate
+// format) read them as they are. The last of them records SchemaVersion
+// in the table schema_version, which the store checks before its first
+// use.
+//
+// Use one tool: Migrate keeps its own record (schema_migrations) of what it
+// applied, and would apply again what another tool applied.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err) // unreachable: the directory is embedded
+	}
+	return sub
+}
 
 type migration struct {
 	version int
@@ -30,18 +55,19 @@ type migration struct {
 // migrations reads and orders the embedded migrations, checking their
 // names: a mistake there is a bug of this package, caught by its tests.
 func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	files := Migrations()
+	entries, err := fs.ReadDir(files, ".")
 	if err != nil {
 		return nil, err
 	}
 	var out []migration
 	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
+		num, rest, ok := strings.Cut(e.Name(), "_")
 		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 || len(num) != 4 || path.Ext(e.Name()) != ".sql" {
-			return nil, fmt.Errorf("migration file %q is not named NNNN_what.sql", e.Name())
+		if !ok || err != nil || v <= 0 || len(num) != 4 || !strings.HasSuffix(rest, ".up.sql") || strings.Count(rest, ".") != 2 {
+			return nil, fmt.Errorf("migration file %q is not named NNNN_what.up.sql", e.Name())
 		}
-		body, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		body, err := fs.ReadFile(files, e.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -53,6 +79,9 @@ func migrations() ([]migration, error) {
 			return nil, fmt.Errorf("migration %q: want version %d: versions must be 1, 2, 3... without gaps or repeats", m.name, i+1)
 		}
 	}
+	if len(out) != SchemaVersion {
+		return nil, fmt.Errorf("%d migrations, but SchemaVersion is %d", len(out), SchemaVersion)
+	}
 	return out, nil
 }
 
@@ -61,7 +90,10 @@ func migrations() ([]migration, error) {
 // in one transaction under an advisory lock derived from the schema name:
 // it is idempotent, a failure leaves the schema as it was, and processes
 // migrating at once take turns (the later ones find nothing to do). With
-// Options.Schema set, the schema is created if it does not exist.
+// Options.Schema set, the schema is created if it does not exist. Each
+// migration waits at most 10 s for a table's lock (lock_timeout): a
+// migration that would queue behind a long transaction, and hold every
+// query behind it, fails instead, and can be run again later.
 func (s *Store) Migrate(ctx context.Context) error {
 	all, err := migrations()
 	if err != nil {
@@ -74,11 +106,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return wrap("migrate", err)
+		return classify(ctx, "migrate", err)
 	}
 	for _, v := range applied {
 		s.log.InfoContext(ctx, "postgres: applied migration", "schema", s.opts.Schema, "version", v)
 	}
+	s.ready.Store(false) // check the schema again before the next use
 	return nil
 }
 
@@ -106,7 +139,7 @@ func (s *Store) migrate(ctx context.Context, all []migration) (applied []int, er
 		}
 		schema = current.String
 	}
-	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey("migrate", schema)); err != nil {
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey(schema)); err != nil {
 		return nil, err
 	}
 	if s.opts.Schema != "" {
@@ -161,4 +194,14 @@ func (s *Store) migrate(ctx context.Context, all []migration) (applied []int, er
 		return nil, err
 	}
 	return applied, nil
+}
+
+// migrateLockKey is the advisory lock key migrations of a schema take
+// turns on. A collision with another application's key would only make
+// one wait for the other.
+func migrateLockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("adsync\x00migrate\x00"))
+	h.Write([]byte(schema))
+	return int64(h.Sum64())
 }

@@ -31,18 +31,21 @@ type Options struct {
 	// without NUL.
 	Schema string
 
-	// BatchSize is how many campaigns one transaction of Upsert writes
-	// (default 1000). It bounds the memory and the time of one round trip;
-	// larger batches are not faster.
+	// BatchSize is how many campaigns one transaction of Upsert writes,
+	// and how many ids SyncedSince asks at once (default 1000). It bounds
+	// the memory and the time of one round trip; larger batches are not
+	// faster.
 	BatchSize int
 
 	// Logger receives retries, rejections and migrations. nil is silent.
 	Logger *slog.Logger
 
-	// MaxRetries is how many times an operation that failed for a
+	// MaxRetries is how many times an operation of the plain methods
+	// (Upsert, Get, Migrate, the operator's view) that failed for a
 	// transient reason (connection lost, server restarting, serialization
 	// failure, deadlock) is retried. 0 means DefaultMaxRetries; -1 means
-	// never.
+	// never. A lease's calls are never retried: they make one attempt, and
+	// their caller retries what wraps store.ErrUnavailable.
 	MaxRetries int
 
 	// RetryWaitMin and RetryWaitMax bound the wait before a retry: it

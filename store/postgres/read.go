@@ -12,6 +12,30 @@ import (
 	"github.com/adsync/adsync/store"
 )
 
+// campaignRow is a campaigns row as Get reads it.
+type campaignRow struct {
+	ID          string       `db:"id"`
+	Name        string       `db:"name"`
+	Status      string       `db:"status"`
+	Budget      string       `db:"budget"`
+	Impressions int64        `db:"impressions"`
+	Clicks      int64        `db:"clicks"`
+	Conversions int64        `db:"conversions"`
+	CreatedAt   sql.NullTime `db:"created_at"`
+	SyncedAt    sql.NullTime `db:"synced_at"`
+	ListedAt    time.Time    `db:"listed_at"`
+	UpdatedAt   time.Time    `db:"updated_at"`
+}
+
+func (r campaignRow) campaign() store.Campaign {
+	return store.Campaign{
+		ID: r.ID, Name: r.Name, Status: r.Status, Budget: r.Budget,
+		Impressions: r.Impressions, Clicks: r.Clicks, Conversions: r.Conversions,
+		CreatedAt: utcTime(r.CreatedAt), SyncedAt: utcTime(r.SyncedAt),
+		ListedAt: r.ListedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
 // Get returns one stored campaign, or an error wrapping store.ErrNotFound.
 // Times are in UTC; a NULL time is the zero time.
 func (s *Store) Get(ctx context.Context, accountID, id string) (store.Campaign, error) {
@@ -23,82 +47,64 @@ func (s *Store) Get(ctx context.Context, accountID, id string) (store.Campaign, 
 		// only earn an encoding error.
 		return store.Campaign{}, fmt.Errorf("postgres: get campaign %q: %w", id, store.ErrNotFound)
 	}
-	var c store.Campaign
+	if err := s.checkSchema(ctx); err != nil {
+		return store.Campaign{}, err
+	}
+	var row campaignRow
 	err := s.retry(ctx, "get", func(ctx context.Context) error {
-		var created, synced sql.NullTime
-		err := s.db.QueryRowContext(ctx, s.q.get, accountID, id).Scan(
-			&c.ID, &c.Name, &c.Status, &c.Budget, &c.Impressions, &c.Clicks, &c.Conversions,
-			&created, &synced, &c.UpdatedAt)
-		c.CreatedAt, c.SyncedAt = utcTime(created), utcTime(synced)
-		c.UpdatedAt = c.UpdatedAt.UTC()
-		return err
+		return s.db.GetContext(ctx, &row, s.q.get, accountID, id)
 	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.Campaign{}, fmt.Errorf("postgres: get campaign %q: %w", id, store.ErrNotFound)
 	case err != nil:
-		return store.Campaign{}, wrap("get", err)
+		return store.Campaign{}, err
 	}
-	return c, nil
+	return row.campaign(), nil
 }
 
-// SyncedSince returns those of ids whose stored SyncedAt is at or after
-// since. Ids that cannot be stored (empty, too long, NUL, invalid UTF-8) are never
-// synced and are left out without asking the database.
-func (s *Store) SyncedSince(ctx context.Context, accountID string, ids []string, since time.Time) ([]string, error) {
-	if err := store.ValidateAccountID(accountID); err != nil {
-		return nil, fmt.Errorf("postgres: synced since: %w", err)
-	}
-	valid := make([]string, 0, min(len(ids), s.opts.BatchSize))
+// syncedSince returns those of ids whose stored SyncedAt is at or after
+// since, asking BatchSize ids at a time: one array parameter per round
+// trip, bounded however many ids the caller has. Ids that cannot be stored
+// (empty, too long, NUL, invalid UTF-8) are never synced and are left out
+// without asking the database. It makes one attempt per round trip.
+func (s *Store) syncedSince(ctx context.Context, accountID string, ids []string, since time.Time) ([]string, error) {
 	var out []string
-	query := func() error {
+	valid := make([]string, 0, min(len(ids), s.opts.BatchSize))
+	ask := func() error {
 		if len(valid) == 0 {
 			return nil
 		}
-		return s.retry(ctx, "synced since", func(ctx context.Context) error {
-			page := out[:len(out):len(out)] // a retry starts from the same page
-			rows, err := s.db.QueryContext(ctx, s.q.syncedSince, accountID, pq.Array(valid), since)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					return err
-				}
-				page = append(page, id)
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			out = page
-			return nil
-		})
+		var page []string
+		if err := s.db.SelectContext(ctx, &page, s.q.syncedSince, accountID, pq.Array(valid), since); err != nil {
+			return classify(ctx, "synced since", err)
+		}
+		out = append(out, page...)
+		valid = valid[:0]
+		return nil
 	}
-	// Ask BatchSize ids at a time: one array parameter per round trip,
-	// bounded however many ids the caller has.
+	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		if !storableID(id) {
+		if !storableID(id) || seen[id] {
 			continue
 		}
+		seen[id] = true
 		valid = append(valid, id)
 		if len(valid) == s.opts.BatchSize {
-			if err := query(); err != nil {
-				return nil, wrap("synced since", err)
+			if err := ask(); err != nil {
+				return nil, err
 			}
-			valid = valid[:0]
 		}
 	}
-	if err := query(); err != nil {
-		return nil, wrap("synced since", err)
+	if err := ask(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 // storableID reports whether a campaign with this id can have been stored.
 func storableID(id string) bool {
-	return id != "" && len(id) <= store.MaxIDBytes && validText(id)
+	return store.ValidateAccountID(id) == nil // the same rules as any id
 }
 
 // utcTime maps NULL to the zero time and a value to UTC.
@@ -107,14 +113,4 @@ func utcTime(t sql.NullTime) time.Time {
 		return time.Time{}
 	}
 	return t.Time.UTC()
-}
-
-// wrap adds the operation to an error, unless retry already did. lib/pq's
-// errors already end with their SQLSTATE.
-func wrap(what string, err error) error {
-	if err == nil || errors.Is(err, store.ErrUnavailable) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return fmt.Errorf("postgres: %s: %w", what, err)
 }

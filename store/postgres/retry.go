@@ -23,6 +23,10 @@ import (
 // it with ctx's error; exhausted retries end it with an error wrapping
 // store.ErrUnavailable. Every op is one transaction, so retrying it whole is
 // safe.
+//
+// Only the methods of the plain path retry (Upsert, Get, the operator's
+// view): a lease makes one attempt per call, so that its caller's retry
+// loop is the only one.
 func (s *Store) retry(ctx context.Context, what string, op func(context.Context) error) error {
 	return s.retryAfter(ctx, what, 0, nil, op)
 }
@@ -44,7 +48,7 @@ func (s *Store) retryAfter(ctx context.Context, what string, tried int, lastErr 
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return fmt.Errorf("postgres: %s: %w", what, ctx.Err())
+				return classify(ctx, what, ctx.Err())
 			case <-t.C:
 			}
 		}
@@ -52,11 +56,8 @@ func (s *Store) retryAfter(ctx context.Context, what string, tried int, lastErr 
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("postgres: %s: %w", what, ctx.Err())
-		}
-		if !isTransient(err) {
-			return err
+		if ctx.Err() != nil || !isTransient(err) {
+			return classify(ctx, what, err)
 		}
 	}
 }
@@ -93,6 +94,19 @@ func isTransient(err error) bool {
 	if errors.As(err, &pqErr) {
 		return transientCode(string(pqErr.Code))
 	}
+	return connectionLost(err)
+}
+
+// connectionLost reports whether err means the session is gone: the
+// connection was lost, reset or refused, or the server ended it (SQLSTATE
+// class 08, 57P01-57P03). A lease must then take its lock again on a new
+// connection.
+func connectionLost(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		code := string(pqErr.Code)
+		return code == "57P01" || code == "57P02" || code == "57P03" || code[:2] == "08"
+	}
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
@@ -102,6 +116,29 @@ func isTransient(err error) bool {
 	// Dial failures, resets and timeouts of the socket itself.
 	var netErr net.Error
 	return errors.As(err, &netErr)
+}
+
+// classify wraps an error of one attempt at op for the caller: an error
+// that may pass if the call is made again (a transient failure, or the
+// attempt's context deadline) wraps store.ErrUnavailable; a cancelled
+// context wraps context.Canceled; anything else is permanent.
+func classify(ctx context.Context, op string, err error) error {
+	var batch *store.BatchError
+	var account *store.AccountError
+	switch {
+	case err == nil, errors.As(err, &batch), errors.As(err, &account), errors.Is(err, store.ErrUnavailable):
+		return err
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrUnavailable, context.DeadlineExceeded)
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		if cause := context.Cause(ctx); cause != nil {
+			err = cause
+		}
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	case isTransient(err):
+		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
 }
 
 // sqlState returns the SQLSTATE of a PostgreSQL error, or "".

@@ -3,11 +3,17 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/store/postgres/postgrestest"
@@ -71,8 +77,13 @@ func TestRetriesWhenTheConnectionIsTerminatedMidTransaction(t *testing.T) {
 		t.Errorf("Upsert after the pool's connections were terminated = %v", err)
 	}
 	terminate(t, schema.DB, app)
-	if _, err := s.StartRun(ctx, "a", store.StartOptions{}); err != nil {
-		t.Errorf("StartRun after the pool's connections were terminated = %v", err)
+	l, err := s.Acquire(ctx, "a")
+	if err != nil {
+		t.Fatalf("Acquire after the pool's connections were terminated = %v", err)
+	}
+	defer l.Release(ctx)
+	if _, err := s.Runs(ctx, "a", store.RunQuery{}); err != nil {
+		t.Errorf("Runs after the pool's connections were terminated = %v", err)
 	}
 }
 
@@ -241,6 +252,47 @@ func TestRetriesASerializationFailure(t *testing.T) {
 	}
 	if got := mustGet(t, s, "a", "a"); got.Name != "store" {
 		t.Errorf("a = %+v, want the store's retried write", got)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	live := context.Background()
+	expired, cancel := context.WithTimeout(live, -time.Second)
+	defer cancel()
+	cancelled, cancel2 := context.WithCancel(live)
+	cancel2()
+	for _, tc := range []struct {
+		name        string
+		ctx         context.Context
+		err         error
+		unavailable bool
+		is          error
+	}{
+		{"admin shutdown", live, &pq.Error{Code: "57P01"}, true, nil},
+		{"cannot connect now", live, &pq.Error{Code: "57P03"}, true, nil},
+		{"serialization", live, &pq.Error{Code: "40001"}, true, nil},
+		{"deadlock", live, &pq.Error{Code: "40P01"}, true, nil},
+		{"connection refused", live, &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true, syscall.ECONNREFUSED},
+		{"reset", live, fmt.Errorf("read: %w", syscall.ECONNRESET), true, syscall.ECONNRESET},
+		{"bad connection", live, driver.ErrBadConn, true, driver.ErrBadConn},
+		{"the attempt's deadline", expired, context.DeadlineExceeded, true, context.DeadlineExceeded},
+		{"a deadline the driver did not report", expired, errors.New("pq: canceling statement due to user request"), true, context.DeadlineExceeded},
+		{"cancelled", cancelled, context.Canceled, false, context.Canceled},
+		{"check violation", live, &pq.Error{Code: "23514"}, false, nil},
+		{"undefined table", live, &pq.Error{Code: "42P01"}, false, nil},
+		{"already unavailable", live, fmt.Errorf("x: %w", store.ErrUnavailable), true, nil},
+	} {
+		err := classify(tc.ctx, "op", tc.err)
+		if got := errors.Is(err, store.ErrUnavailable); got != tc.unavailable {
+			t.Errorf("%s: classify = %v; errors.Is(err, store.ErrUnavailable) = %v, want %v", tc.name, err, got, tc.unavailable)
+		}
+		if tc.is != nil && !errors.Is(err, tc.is) {
+			t.Errorf("%s: classify = %v; want it to wrap %v", tc.name, err, tc.is)
+		}
+	}
+	if classify(live, "op", nil) != nil {
+		t.Error("classify(nil) is not nil")
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/lib/pq"
 
@@ -18,47 +17,63 @@ import (
 
 // staged is one campaign on its way to the database.
 type staged struct {
-	index int // position in the caller's batch, for a RecordError
-	c     store.Campaign
-	hash  [hashSize]byte // the content hash
+	index int            // position in the caller's batch, for a RecordError
+	c     store.Campaign // normalized, ListedAt set
+}
+
+// stageRows returns campaigns[keep] (see store.Prepare) ready to stage,
+// listed at t when their ListedAt is zero.
+func stageRows(campaigns []store.Campaign, keep []int, t time.Time) []staged {
+	rows := make([]staged, len(keep))
+	for j, i := range keep {
+		rows[j] = stagedAt(i, campaigns[i], t)
+	}
+	return rows
+}
+
+func stagedAt(index int, c store.Campaign, t time.Time) staged {
+	c = c.Normalize()
+	if c.ListedAt.IsZero() {
+		c.ListedAt = t
+	}
+	return staged{index: index, c: c}
 }
 
 // Upsert inserts or updates campaigns of one account, as [store.Store]
 // specifies.
 //
-// Every campaign is validated in Go first; an invalid one is rejected with
-// its reason and never sent. The valid ones are written BatchSize at a time,
-// each chunk in one transaction: copied into a temporary stage, then merged
-// into campaigns by one INSERT ... ON CONFLICT that leaves unchanged rows
-// untouched. While one chunk is merged and committed, the next is already
-// being copied on a second connection. A chunk PostgreSQL refuses for a data
-// reason (a constraint the service added, say) is split in halves until the
-// refused campaigns are isolated; they are rejected with PostgreSQL's reason
-// and every other campaign is stored. Transient failures are retried.
+// Every campaign is validated in Go first, and duplicates are resolved
+// across the whole batch (store.Prepare); an invalid campaign is rejected
+// with its reason and never sent. The others are written BatchSize at a
+// time, each chunk in one transaction: copied into a temporary stage, then
+// merged into campaigns by one INSERT ... ON CONFLICT that leaves
+// unchanged rows untouched. While one chunk is merged and committed, the
+// next is already being copied on a second connection. A chunk PostgreSQL
+// refuses for a data reason (a constraint the service added, say) is
+// written again, each half under a savepoint, until the refused campaigns
+// are isolated; they are rejected with PostgreSQL's reason and every other
+// campaign is stored. Transient failures are retried.
 //
-// Within a batch, the last valid campaign of an id wins. Rejected campaigns
-// are reported in a *store.BatchError; any other error means nothing can be
-// assumed stored and the batch may be retried.
+// Rejected campaigns are reported in a *store.BatchError; any other error
+// means nothing can be assumed stored and the batch may be written again.
 func (s *Store) Upsert(ctx context.Context, accountID string, campaigns []store.Campaign) error {
 	if err := store.ValidateAccountID(accountID); err != nil {
 		return fmt.Errorf("postgres: upsert: %w", err)
 	}
+	if err := s.checkSchema(ctx); err != nil {
+		return err
+	}
 	if len(campaigns) == 0 {
 		return nil
 	}
-	w := s.newChunkWriter(accountID, min(len(campaigns), s.opts.BatchSize))
+	t := now()
+	keep, rejected := store.Prepare(campaigns, t)
+	w := s.newChunkWriter(accountID, min(len(keep), s.opts.BatchSize))
+	w.rejected = rejected
 	defer w.abort()
-	for i := range campaigns {
-		if err := campaigns[i].Validate(); err != nil {
-			var rec *store.RecordError
-			if !errors.As(err, &rec) {
-				rec = &store.RecordError{ID: campaigns[i].ID, Reason: err.Error()}
-			}
-			rec.Index = i
-			w.rejected = append(w.rejected, rec)
-			continue
-		}
-		if w.add(i, campaigns[i].Normalize()) {
+	for _, i := range keep {
+		w.fill = append(w.fill, stagedAt(i, campaigns[i], t))
+		if len(w.fill) >= s.opts.BatchSize {
 			if err := w.flush(ctx); err != nil {
 				return err
 			}
@@ -78,50 +93,26 @@ func (s *Store) Upsert(ctx context.Context, accountID string, campaigns []store.
 	return &store.BatchError{Rejected: sortByIndex(w.rejected)}
 }
 
-// chunkWriter gathers up to BatchSize distinct campaigns and writes them,
-// one chunk in flight while the next fills. It holds two chunk buffers,
-// reused from chunk to chunk: an Upsert's memory is bounded by BatchSize,
-// not by the size of the batch.
+// chunkWriter writes chunks of up to BatchSize distinct campaigns, one
+// chunk in flight while the next fills. It holds two chunk buffers, reused
+// from chunk to chunk, so that an Upsert's memory follows BatchSize; only
+// its index of the batch's ids (store.Prepare) follows the batch.
 type chunkWriter struct {
 	s        *Store
 	account  string
-	fill     []staged       // the chunk being filled
-	spare    []staged       // a free buffer for the next one
-	pos      map[string]int // id -> position in fill, to dedupe
-	hasher   *contentHasher
+	fill     []staged     // the chunk being filled
+	spare    []staged     // a free buffer for the next one
 	inflight *stagedChunk // copied (or being copied), not yet merged
 	rejected []*store.RecordError
 }
 
 func (s *Store) newChunkWriter(account string, size int) *chunkWriter {
-	return &chunkWriter{
-		s:       s,
-		account: account,
-		fill:    make([]staged, 0, size),
-		pos:     make(map[string]int, size),
-		hasher:  newContentHasher(),
-	}
-}
-
-// add stages c (valid, normalized), replacing an earlier campaign of the
-// same id in the chunk: a statement of ON CONFLICT cannot touch one row
-// twice, and the last one wins. It reports whether the chunk is full.
-func (w *chunkWriter) add(index int, c store.Campaign) bool {
-	i, dup := w.pos[c.ID]
-	if !dup {
-		i = len(w.fill)
-		w.pos[c.ID] = i
-		w.fill = append(w.fill, staged{})
-	}
-	r := &w.fill[i]
-	r.index, r.c = index, c
-	w.hasher.sum(&r.hash, &r.c)
-	return len(w.fill) >= w.s.opts.BatchSize
+	return &chunkWriter{s: s, account: account, fill: make([]staged, 0, size)}
 }
 
 // flush starts copying the filled chunk on its own connection and, while
 // that runs, merges and commits the chunk before it. Chunks commit in
-// order, so that across chunks too the last campaign of an id wins.
+// order.
 func (w *chunkWriter) flush(ctx context.Context) error {
 	if len(w.fill) == 0 {
 		return nil
@@ -136,7 +127,6 @@ func (w *chunkWriter) flush(ctx context.Context) error {
 	w.inflight = next
 	clear(w.spare) // drop references to the caller's strings
 	w.fill, w.spare = w.spare[:0], nil
-	clear(w.pos)
 	return err
 }
 
@@ -164,7 +154,7 @@ func (w *chunkWriter) ready(ctx context.Context, c *stagedChunk) *stagedChunk {
 	}
 	<-c.done
 	if c.err == errRestage {
-		c.tx, c.err = w.s.stage(ctx, w.account, c.rows)
+		c.tx, c.err = w.s.beginStaged(ctx, w.account, c.rows)
 	}
 	return c
 }
@@ -180,7 +170,7 @@ func (w *chunkWriter) abort() {
 // finish merges and commits c, whose copy has ended (see ready);
 // concurrent is the chunk being copied meanwhile, if any. If c fails for a
 // transient or data reason, it is written again the careful way: retried,
-// and split to isolate refused rows.
+// and merged half by half to isolate refused rows.
 func (w *chunkWriter) finish(ctx context.Context, c, concurrent *stagedChunk) error {
 	err := c.err
 	if err == nil {
@@ -193,7 +183,7 @@ func (w *chunkWriter) finish(ctx context.Context, c, concurrent *stagedChunk) er
 		c.tx.Rollback() // the error that matters is err; the connection may be gone
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("postgres: upsert: %w", ctx.Err())
+		return classify(ctx, "upsert", err)
 	}
 	tried := 0 // attempts at a transient failure, for the retry budget
 	_, isData := isDataError(err)
@@ -204,15 +194,15 @@ func (w *chunkWriter) finish(ctx context.Context, c, concurrent *stagedChunk) er
 	case isTransient(err):
 		tried = 1
 	default:
-		return fmt.Errorf("postgres: upsert: %w", err)
+		return classify(ctx, "upsert", err)
 	}
-	// The careful path opens transactions of its own. Release the
+	// The careful path opens a transaction of its own. Release the
 	// connection the concurrent copy holds first: on a small pool it may be
 	// the only one. That chunk is copied again by ready.
 	if concurrent != nil {
 		concurrent.cancel()
 	}
-	return w.s.writeIsolating(ctx, w.account, c.rows, &w.rejected, tried, err)
+	return w.s.writeCareful(ctx, w.account, c.rows, &w.rejected, tried, err)
 }
 
 // errRestage marks a chunk whose copy was rolled back on purpose, to be
@@ -234,7 +224,7 @@ func (s *Store) startStaging(ctx context.Context, account string, rows []staged)
 	c := &stagedChunk{rows: rows, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
-		c.tx, c.err = s.stage(ctx, account, rows)
+		c.tx, c.err = s.beginStaged(ctx, account, rows)
 	}()
 	return c
 }
@@ -249,75 +239,104 @@ func (c *stagedChunk) cancel() {
 	c.err = errRestage
 }
 
-// writeIsolating writes rows in one transaction, retrying transient
-// failures (tried attempts were made already, the last failing with
-// lastErr). If PostgreSQL refuses it for a data reason, it writes each half
-// the same way, down to single rows, which are then rejected with
-// PostgreSQL's reason: k bad rows among n cost about 2k·log2(n) extra
-// transactions, and every good row lands.
-func (s *Store) writeIsolating(ctx context.Context, account string, rows []staged, rejected *[]*store.RecordError, tried int, lastErr error) error {
+// writeCareful writes rows in one transaction, merged half by half under
+// savepoints down to the rows PostgreSQL refuses, which are added to
+// rejected; it retries transient failures (tried attempts were made
+// already, the last failing with lastErr). k refused rows among n cost
+// about 2k·log2(n) extra statements, and every other row lands.
+func (s *Store) writeCareful(ctx context.Context, account string, rows []staged, rejected *[]*store.RecordError, tried int, lastErr error) error {
+	var found []*store.RecordError
 	err := s.retryAfter(ctx, "upsert", tried, lastErr, func(ctx context.Context) error {
-		tx, err := s.stage(ctx, account, rows)
+		found = found[:0]
+		tx, err := s.beginStaged(ctx, account, rows)
 		if err == nil {
-			err = s.mergeAndCommit(ctx, tx)
+			err = s.runHook("staged", tx)
+		}
+		if err == nil {
+			err = s.isolate(ctx, tx, rows, 0, len(rows), &found)
+		}
+		if err == nil {
+			err = s.runHook("merged", tx)
+		}
+		if err == nil {
+			err = tx.Commit()
 		}
 		if err != nil && tx != nil {
 			tx.Rollback()
 		}
 		return err
 	})
+	*rejected = append(*rejected, found...)
+	return err
+}
+
+// isolate merges the staged rows [lo, hi) of tx under a savepoint; if
+// PostgreSQL refuses them for a data reason, it merges each half the same
+// way, down to single rows, which are added to refused with PostgreSQL's
+// reason.
+func (s *Store) isolate(ctx context.Context, tx *sql.Tx, rows []staged, lo, hi int, refused *[]*store.RecordError) error {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT adsync_isolate"); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.q.mergeRange, lo, hi)
 	if err == nil {
-		return nil
+		_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT adsync_isolate")
+		return err
 	}
 	pqErr, isData := isDataError(err)
 	if !isData {
-		if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
-			return err
-		}
-		return fmt.Errorf("postgres: upsert: %w", err)
-	}
-	if len(rows) == 1 {
-		*rejected = append(*rejected, &store.RecordError{
-			ID: rows[0].c.ID, Index: rows[0].index, Reason: pgReason(pqErr),
-		})
-		return nil
-	}
-	mid := len(rows) / 2
-	if err := s.writeIsolating(ctx, account, rows[:mid], rejected, 0, nil); err != nil {
 		return err
 	}
-	return s.writeIsolating(ctx, account, rows[mid:], rejected, 0, nil)
+	if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT adsync_isolate; RELEASE SAVEPOINT adsync_isolate"); err != nil {
+		return err
+	}
+	if hi-lo == 1 {
+		*refused = append(*refused, &store.RecordError{ID: rows[lo].c.ID, Index: rows[lo].index, Reason: pgReason(pqErr)})
+		return nil
+	}
+	mid := (lo + hi) / 2
+	if err := s.isolate(ctx, tx, rows, lo, mid, refused); err != nil {
+		return err
+	}
+	return s.isolate(ctx, tx, rows, mid, hi, refused)
 }
 
-// stage begins a transaction and copies rows into its stage: the one data
-// round trip of a chunk. On error the transaction, if any, is returned for
-// the caller to roll back.
-func (s *Store) stage(ctx context.Context, account string, rows []staged) (*sql.Tx, error) {
+// beginStaged begins a transaction on the pool and copies rows into its
+// stage. On error the transaction, if any, is returned for the caller to
+// roll back.
+func (s *Store) beginStaged(ctx context.Context, account string, rows []staged) (*sql.Tx, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
+	return tx, s.stage(ctx, tx, account, rows)
+}
+
+// stage copies rows into tx's stage: the one data round trip of a chunk.
+func (s *Store) stage(ctx context.Context, tx *sql.Tx, account string, rows []staged) error {
 	if _, err := tx.ExecContext(ctx, s.q.createStage); err != nil {
-		return tx, err
+		return err
 	}
-	if err := copyRows(ctx, tx, s.q.copyStage, account, rows); err != nil {
-		return tx, err
-	}
-	return tx, nil
+	return copyRows(ctx, tx, s.q.copyStage, account, rows)
 }
 
 // mergeAndCommit merges the stage into campaigns and commits.
 func (s *Store) mergeAndCommit(ctx context.Context, tx *sql.Tx) error {
+	if err := s.merge(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// merge merges tx's whole stage into campaigns.
+func (s *Store) merge(ctx context.Context, tx *sql.Tx) error {
 	if err := s.runHook("staged", tx); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, s.q.merge); err != nil {
 		return err
 	}
-	if err := s.runHook("merged", tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.runHook("merged", tx)
 }
 
 func (s *Store) runHook(point string, tx *sql.Tx) error {
@@ -342,9 +361,8 @@ func copyRows(ctx context.Context, tx *sql.Tx, query, account string, rows []sta
 	}()
 	for i := range rows {
 		c := &rows[i].c
-		if _, err := stmt.ExecContext(ctx, account, c.ID, c.Name, c.Status, c.Budget,
-			c.Impressions, c.Clicks, c.Conversions, nullTime(c.CreatedAt), nullTime(c.SyncedAt),
-			rows[i].hash[:]); err != nil {
+		if _, err := stmt.ExecContext(ctx, account, i, c.ID, c.Name, c.Status, c.Budget,
+			c.Impressions, c.Clicks, c.Conversions, nullTime(c.CreatedAt), nullTime(c.SyncedAt), c.ListedAt); err != nil {
 			return err
 		}
 	}
@@ -377,10 +395,4 @@ func pgReason(err *pq.Error) string {
 func sortByIndex(recs []*store.RecordError) []*store.RecordError {
 	slices.SortFunc(recs, func(a, b *store.RecordError) int { return cmp.Compare(a.Index, b.Index) })
 	return recs
-}
-
-// validText reports whether s can be sent as text: PostgreSQL refuses NUL
-// and invalid UTF-8.
-func validText(s string) bool {
-	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }

@@ -229,6 +229,69 @@ func TestUpsertLeavesUnchangedRowsUntouched(t *testing.T) {
 	}
 }
 
+// A later listing of the same content rewrites only listed_at: the row's
+// content and updated_at stay, and the next older write cannot replace it.
+func TestUpsertRelistedRow(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t, Options{})
+	ctx := context.Background()
+	batch := makeCampaigns(3, 0)
+	if err := s.Upsert(ctx, "a", batch); err != nil {
+		t.Fatal(err)
+	}
+	before := mustGet(t, s, "a", batch[1].ID)
+	relisted := append([]store.Campaign(nil), batch...)
+	for i := range relisted {
+		relisted[i].ListedAt = relisted[i].ListedAt.Add(time.Hour)
+	}
+	if err := s.Upsert(ctx, "a", relisted); err != nil {
+		t.Fatal(err)
+	}
+	got := mustGet(t, s, "a", batch[1].ID)
+	if !got.ListedAt.Equal(relisted[1].ListedAt) || !got.UpdatedAt.Equal(before.UpdatedAt) || !store.SameContent(got, before) {
+		t.Errorf("after a later listing of the same content: %+v; want ListedAt %v, the content and UpdatedAt %v kept",
+			got, relisted[1].ListedAt, before.UpdatedAt)
+	}
+	older := append([]store.Campaign(nil), makeCampaigns(3, 1)...) // other counts, listed an hour before
+	if err := s.Upsert(ctx, "a", older); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, s, "a", batch[1].ID); got.Impressions != batch[1].Impressions {
+		t.Errorf("content listed before the stored one replaced it: impressions %d, want %d", got.Impressions, batch[1].Impressions)
+	}
+}
+
+// A row edited by hand is repaired by the next write of its campaign: the
+// content is compared column by column, not by a stored digest.
+func TestUpsertRepairsAnOutOfBandEdit(t *testing.T) {
+	t.Parallel()
+	s, schema := newTestStore(t, Options{})
+	ctx := context.Background()
+	batch := makeCampaigns(4, 0)
+	batch[2].Budget = "1.50"
+	if err := s.Upsert(ctx, "a", batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, edit := range []string{
+		"name = 'edited by hand'", "status = 'PAUSED'", "budget = 1.5", "impressions = impressions + 1",
+		"clicks = 0", "conversions = -1", "created_at = NULL", "created_at = created_at + interval '1 microsecond'",
+	} {
+		before := mustGet(t, s, "a", batch[2].ID)
+		schema.DB.MustExec("UPDATE campaigns SET "+edit+" WHERE id = $1", batch[2].ID)
+		time.Sleep(2 * time.Millisecond) // a rewrite would get a later updated_at
+		if err := s.Upsert(ctx, "a", batch); err != nil {
+			t.Fatal(err)
+		}
+		got := mustGet(t, s, "a", batch[2].ID)
+		if !store.SameContent(got, batch[2].Normalize()) || got.Budget != "1.50" {
+			t.Errorf("after an edit by hand (%s) and a write of the campaign: %+v; want the campaign as written", edit, got)
+		}
+		if !got.UpdatedAt.After(before.UpdatedAt) {
+			t.Errorf("after an edit by hand (%s) was repaired, UpdatedAt stayed %v; want it moved", edit, got.UpdatedAt)
+		}
+	}
+}
+
 func TestUpsertIsolatesRowsPostgreSQLRefuses(t *testing.T) {
 	t.Parallel()
 	s, schema := newTestStore(t, Options{BatchSize: 8})

@@ -15,24 +15,36 @@ import (
 
 // broken is a memory store with one bug, named by bug: the suite must
 // catch each of them. The bugs are ones real stores have: lost precision,
-// merged keys, ignored contexts, shared buffers.
+// merged keys, ignored contexts, shared buffers, writes that are not
+// fenced or not atomic.
 type broken struct {
 	*memory.Store
 	bug string
 
 	mu       sync.Mutex
-	firstUpd map[string]time.Time // updated-at-never-moves
-	cleared  map[string]bool      // zero-synced-at-clears
-	runAcct  map[string]string    // finish-any-account
-	accounts map[string]bool      // resolve-all-accounts, synced-since-all-accounts
-	dataSeen map[string][]byte    // letters-shared-data
+	firstUpd map[string]time.Time   // updated-at-never-moves
+	cleared  map[string]bool        // zero-synced-at-clears
+	synced   map[string]time.Time   // last-synced-at-wins
+	dataSeen map[string][]byte      // letters-shared-data
+	holders  map[string]store.Lease // acquire-not-exclusive
 }
 
 func newBroken(bug string) *broken {
 	return &broken{
 		Store: memory.New(), bug: bug,
-		firstUpd: map[string]time.Time{}, cleared: map[string]bool{}, runAcct: map[string]string{},
-		accounts: map[string]bool{}, dataSeen: map[string][]byte{},
+		firstUpd: map[string]time.Time{}, cleared: map[string]bool{}, synced: map[string]time.Time{},
+		dataSeen: map[string][]byte{}, holders: map[string]store.Lease{},
+	}
+}
+
+// lastWriteWins makes each of cs listed no earlier than its stored row, so
+// that it replaces the stored content: the store of a bug that ignores
+// ListedAt.
+func (b *broken) lastWriteWins(ctx context.Context, accountID string, cs []store.Campaign) {
+	for i, c := range cs {
+		if old, err := b.Store.Get(ctx, accountID, c.ID); err == nil && old.ListedAt.After(c.ListedAt) {
+			cs[i].ListedAt = old.ListedAt
+		}
 	}
 }
 
@@ -59,6 +71,13 @@ func (b *broken) Upsert(ctx context.Context, accountID string, cs []store.Campai
 		}
 	case "big-batch-truncated":
 		cs = cs[:min(len(cs), 1000)]
+	case "chunk-dedupe":
+		for len(cs) > 1000 {
+			if err := b.Store.Upsert(ctx, accountID, cs[:1000]); err != nil {
+				return err
+			}
+			cs = cs[1000:]
+		}
 	case "sanitize-account":
 		accountID = strings.ReplaceAll(strings.ToValidUTF8(accountID, ""), "\x00", "")
 		if accountID == "" {
@@ -76,6 +95,8 @@ func (b *broken) Upsert(ctx context.Context, accountID string, cs []store.Campai
 	case "first-wins":
 		seen := map[string]bool{}
 		cs = slices.DeleteFunc(cs, func(c store.Campaign) bool { dup := seen[c.ID]; seen[c.ID] = true; return dup })
+	case "older-wins":
+		b.lastWriteWins(ctx, accountID, cs)
 	case "lowercase-ids":
 		for i := range cs {
 			cs[i].ID = strings.ToLower(cs[i].ID)
@@ -139,16 +160,16 @@ func (b *broken) Upsert(ctx context.Context, accountID string, cs []store.Campai
 			}
 		}
 		return err
-	case "zero-synced-at-clears":
+	case "zero-synced-at-clears", "last-synced-at-wins":
 		b.mu.Lock()
 		for _, c := range cs {
 			b.cleared[accountID+"\x00"+c.ID] = c.SyncedAt.IsZero()
+			if !c.SyncedAt.IsZero() {
+				b.synced[accountID+"\x00"+c.ID] = c.SyncedAt.Round(time.Microsecond).UTC()
+			}
 		}
 		b.mu.Unlock()
 	}
-	b.mu.Lock()
-	b.accounts[accountID] = true
-	b.mu.Unlock()
 	return b.Store.Upsert(ctx, accountID, cs)
 }
 
@@ -175,21 +196,28 @@ func (b *broken) Get(ctx context.Context, accountID, id string) (store.Campaign,
 		}
 		return c, err
 	}
+	key := accountID + "\x00" + id
 	switch b.bug {
 	case "updated-at-always-now":
 		c.UpdatedAt = time.Now().Round(time.Microsecond).UTC()
 	case "updated-at-never-moves":
 		b.mu.Lock()
-		if first, ok := b.firstUpd[accountID+"\x00"+id]; ok {
+		if first, ok := b.firstUpd[key]; ok {
 			c.UpdatedAt = first
 		} else {
-			b.firstUpd[accountID+"\x00"+id] = c.UpdatedAt
+			b.firstUpd[key] = c.UpdatedAt
 		}
 		b.mu.Unlock()
 	case "zero-synced-at-clears":
 		b.mu.Lock()
-		if b.cleared[accountID+"\x00"+id] {
+		if b.cleared[key] {
 			c.SyncedAt = time.Time{}
+		}
+		b.mu.Unlock()
+	case "last-synced-at-wins":
+		b.mu.Lock()
+		if t, ok := b.synced[key]; ok {
+			c.SyncedAt = t
 		}
 		b.mu.Unlock()
 	case "truncate-times":
@@ -208,114 +236,60 @@ func (b *broken) Get(ctx context.Context, accountID, id string) (store.Campaign,
 	return c, nil
 }
 
-func (b *broken) StartRun(ctx context.Context, accountID string, opts store.StartOptions) (store.Run, error) {
-	switch b.bug {
-	case "never-resume":
-		opts.Fresh = true
-	case "fresh-ignored":
-		opts.Fresh = false
-	case "run-ignore-ctx":
-		ctx = context.Background()
-	}
-	r, err := b.Store.StartRun(ctx, accountID, opts)
-	if err == nil {
-		b.mu.Lock()
-		b.runAcct[r.ID] = r.AccountID
-		b.mu.Unlock()
-	}
-	return r, err
-}
-
-func (b *broken) FinishRun(ctx context.Context, r store.Run) error {
-	switch b.bug {
-	case "completed-is-interrupted":
-		r.Status = store.RunInterrupted
-	case "finish-any-account":
-		b.mu.Lock()
-		if a, ok := b.runAcct[r.ID]; ok {
-			r.AccountID = a
-		}
-		b.mu.Unlock()
-	}
-	return b.Store.FinishRun(ctx, r)
-}
-
-func (b *broken) SyncedSince(ctx context.Context, accountID string, ids []string, since time.Time) ([]string, error) {
-	switch b.bug {
-	case "synced-since-strictly-after":
-		since = since.Add(time.Microsecond)
-	case "synced-since-capped":
-		ids = ids[:min(len(ids), 1000)]
-	case "synced-since-all-accounts":
-		b.mu.Lock()
-		accounts := make([]string, 0, len(b.accounts))
-		for a := range b.accounts {
-			accounts = append(accounts, a)
-		}
-		b.mu.Unlock()
-		var all []string
-		for _, a := range accounts {
-			got, err := b.Store.SyncedSince(ctx, a, ids, since)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, got...)
-		}
-		slices.Sort(all)
-		return slices.Compact(all), nil
-	}
-	return b.Store.SyncedSince(ctx, accountID, ids, since)
-}
-
-func (b *broken) PutDeadLetters(ctx context.Context, letters []store.DeadLetter) error {
-	switch b.bug {
-	case "attempts-reset":
-		for _, l := range letters {
-			if err := b.Store.ResolveDeadLetters(ctx, l.AccountID, []string{l.CampaignID}); err != nil {
-				return err
-			}
-		}
-	case "data-as-text":
-		letters = slices.Clone(letters)
-		for i := range letters {
-			letters[i].Data = []byte(strings.ToValidUTF8(string(letters[i].Data), "\uFFFD"))
-		}
-	case "put-letters-mutates":
-		for i := range letters {
-			letters[i].Attempts = 1
-		}
-	}
+func (b *broken) Acquire(ctx context.Context, accountID string) (store.Lease, error) {
+	l, err := b.Store.Acquire(ctx, accountID)
 	b.mu.Lock()
-	for _, l := range letters {
-		b.accounts[l.AccountID] = true
+	defer b.mu.Unlock()
+	switch {
+	case err == nil:
+		b.holders[accountID] = l
+	case errors.Is(err, store.ErrAccountBusy) && b.bug == "acquire-not-exclusive":
+		l, err = b.holders[accountID], nil // a second holder, writing as the first
+	case errors.Is(err, store.ErrAccountBusy) && b.bug == "busy-unwrapped":
+		return nil, errors.New("account " + strconv.Quote(accountID) + " is held by another run")
 	}
-	b.mu.Unlock()
-	return b.Store.PutDeadLetters(ctx, letters)
+	if err != nil {
+		return nil, err
+	}
+	return &brokenLease{Lease: l, b: b}, nil
 }
 
-func (b *broken) ResolveDeadLetters(ctx context.Context, accountID string, ids []string) error {
-	switch b.bug {
-	case "resolve-all-accounts":
-		b.mu.Lock()
-		accounts := make([]string, 0, len(b.accounts))
-		for a := range b.accounts {
-			accounts = append(accounts, a)
+func (b *broken) Runs(ctx context.Context, accountID string, q store.RunQuery) ([]store.Run, error) {
+	runs, err := b.Store.Runs(ctx, accountID, q)
+	if b.bug == "runs-oldest-first" {
+		slices.Reverse(runs)
+	}
+	return runs, err
+}
+
+func (b *broken) LastCompletedRun(ctx context.Context, accountID string) (store.Run, error) {
+	if b.bug == "last-completed-any-kind" {
+		runs, err := b.Store.Runs(ctx, accountID, store.RunQuery{Limit: 1000})
+		if err != nil {
+			return store.Run{}, err
 		}
-		b.mu.Unlock()
-		for _, a := range accounts {
-			if err := b.Store.ResolveDeadLetters(ctx, a, ids); err != nil {
-				return err
-			}
-		}
-		return nil
-	case "resolve-unknown-fails":
-		for _, id := range ids {
-			if !slices.ContainsFunc(b.all(ctx, accountID), func(l store.DeadLetter) bool { return l.CampaignID == id }) {
-				return store.ErrNotFound
+		for _, r := range runs {
+			if r.Status == store.RunCompleted {
+				return r, nil
 			}
 		}
 	}
-	return b.Store.ResolveDeadLetters(ctx, accountID, ids)
+	return b.Store.LastCompletedRun(ctx, accountID)
+}
+
+func (b *broken) PruneRuns(ctx context.Context, olderThan time.Time) (int, error) {
+	if b.bug == "prune-nothing" {
+		return 0, ctx.Err()
+	}
+	return b.Store.PruneRuns(ctx, olderThan)
+}
+
+func (b *broken) DiscardDeadLetter(ctx context.Context, accountID, campaignID string) error {
+	err := b.Store.DiscardDeadLetter(ctx, accountID, campaignID)
+	if b.bug == "discard-missing-ok" && errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // all lists every letter of the account through the real store.
@@ -354,4 +328,93 @@ func (b *broken) DeadLetters(ctx context.Context, accountID, after string, limit
 		b.mu.Unlock()
 	}
 	return got, err
+}
+
+// brokenLease is a lease of a broken store, with the store's bug.
+type brokenLease struct {
+	store.Lease
+	b        *broken
+	released bool
+}
+
+func (l *brokenLease) StartRun(ctx context.Context, opts store.StartOptions) (store.Run, error) {
+	switch l.b.bug {
+	case "never-resume":
+		opts.Fresh = true
+	case "fresh-ignored":
+		opts.Fresh = false
+	case "max-age-ignored":
+		opts.MaxResumeAge = -1
+	case "retry-resumes":
+		opts.Kind = store.KindSync
+	case "lease-ignore-ctx":
+		ctx = context.Background()
+	}
+	return l.Lease.StartRun(ctx, opts)
+}
+
+func (l *brokenLease) SyncedSince(ctx context.Context, ids []string, since time.Time) ([]string, error) {
+	switch l.b.bug {
+	case "synced-since-strictly-after":
+		since = since.Add(time.Microsecond)
+	case "synced-since-capped":
+		ids = ids[:min(len(ids), 1000)]
+	}
+	return l.Lease.SyncedSince(ctx, ids, since)
+}
+
+func (l *brokenLease) DeadLetters(ctx context.Context, after string, limit int) ([]store.DeadLetter, error) {
+	if l.b.bug == "retired-still-retried" {
+		return l.b.Store.DeadLetters(ctx, l.AccountID(), after, limit)
+	}
+	return l.Lease.DeadLetters(ctx, after, limit)
+}
+
+func (l *brokenLease) Commit(ctx context.Context, batch store.Batch) error {
+	switch l.b.bug {
+	case "commit-after-release":
+		if l.released {
+			fresh, err := l.b.Store.Acquire(ctx, l.AccountID())
+			if err != nil {
+				return err
+			}
+			defer fresh.Release(ctx)
+			return fresh.Commit(ctx, batch)
+		}
+	case "commit-not-atomic":
+		if err := l.b.Store.Upsert(ctx, l.AccountID(), batch.Campaigns); err != nil {
+			return err
+		}
+	case "commit-older-wins":
+		batch.Campaigns = slices.Clone(batch.Campaigns)
+		l.b.lastWriteWins(ctx, l.AccountID(), batch.Campaigns)
+	case "progress-ignored":
+		batch.Progress = store.RunCounts{}
+	case "state-not-saved":
+		batch.State = nil
+	case "resolve-ignored":
+		batch.Resolved = nil
+	case "attempts-reset":
+		for _, dl := range batch.DeadLetters {
+			batch.Resolved = append(slices.Clip(batch.Resolved), dl.CampaignID)
+		}
+	case "data-as-text":
+		batch.DeadLetters = slices.Clone(batch.DeadLetters)
+		for i := range batch.DeadLetters {
+			batch.DeadLetters[i].Data = []byte(strings.ToValidUTF8(string(batch.DeadLetters[i].Data), "\uFFFD"))
+		}
+	case "commit-mutates":
+		for i := range batch.DeadLetters {
+			batch.DeadLetters[i].Attempts = 1
+		}
+	}
+	return l.Lease.Commit(ctx, batch)
+}
+
+func (l *brokenLease) Release(ctx context.Context) error {
+	l.released = true
+	if l.b.bug == "release-noop" {
+		return nil
+	}
+	return l.Lease.Release(ctx)
 }

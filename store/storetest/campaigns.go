@@ -203,12 +203,97 @@ func testSyncedAt(t *testing.T, s store.Store) {
 	upsert(t, s, acctA, again)
 	checkGet(t, s, acctA, later, "after re-upserting the same content with a zero SyncedAt")
 
+	// SyncedAt never goes back, whether the content changes or not.
+	earlier := later
+	earlier.SyncedAt = c.SyncedAt
+	upsert(t, s, acctA, earlier)
+	checkGet(t, s, acctA, later, "after a write with an earlier SyncedAt (SyncedAt never goes back)")
+	renamed := earlier
+	renamed.Name = "renamed by a write with an earlier SyncedAt"
+	upsert(t, s, acctA, renamed)
+	want = renamed
+	want.SyncedAt = later.SyncedAt
+	checkGet(t, s, acctA, want, "after a new content with an earlier SyncedAt (the content changes, SyncedAt stays)")
+
 	// In one batch: a new row without a sync and one with.
 	without, with := sample("new-without"), sample("new-with")
 	without.SyncedAt = time.Time{}
 	upsert(t, s, acctA, without, with)
 	checkGet(t, s, acctA, without, "after inserting it without a SyncedAt next to one with")
 	checkGet(t, s, acctA, with, "after inserting it with a SyncedAt next to one without")
+}
+
+// testNewerWins: content listed later is never replaced by content listed
+// earlier, while a later SyncedAt still moves forward. This is how a retry
+// that writes a failed campaign's old listed data can never undo a newer
+// sync.
+func testNewerWins(t *testing.T, s store.Store) {
+	t2 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	t1 := t2.Add(-time.Hour)
+	newer := sample("newer-wins")
+	newer.ListedAt, newer.Impressions, newer.SyncedAt = t2, 500, t2.Add(time.Minute)
+	upsert(t, s, acctA, newer)
+	row, ok := checkGet(t, s, acctA, newer, "after writing it listed at t2 with 500 impressions")
+	if !ok {
+		return
+	}
+
+	time.Sleep(settle)
+	older := sample("newer-wins")
+	older.ListedAt, older.Impressions, older.Name = t1, 100, "the name listed at t1"
+	older.SyncedAt = t2.Add(time.Hour) // synced later, from data listed earlier
+	upsert(t, s, acctA, older)
+	want := newer
+	want.SyncedAt = older.SyncedAt
+	got, ok := checkGet(t, s, acctA, want,
+		"after a write of data listed at t1 < t2 with a later SyncedAt (the content listed at t2 stays; SyncedAt moves forward)")
+	if ok && !got.UpdatedAt.Equal(row.UpdatedAt) {
+		t.Errorf("after a write of older content, UpdatedAt moved from %s to %s; the content did not change",
+			timeString(row.UpdatedAt), timeString(got.UpdatedAt))
+	}
+
+	stale := older
+	stale.SyncedAt = t1
+	upsert(t, s, acctA, stale)
+	checkUnchanged(t, s, acctA, got, "after a write of older content with an older SyncedAt (nothing is newer: nothing changes)")
+
+	same := newer
+	same.Impressions, same.SyncedAt = 600, time.Time{}
+	upsert(t, s, acctA, same)
+	want = same
+	want.SyncedAt = older.SyncedAt
+	checkGet(t, s, acctA, want, "after a write listed at the same t2 (of writes listed at the same time, the last wins)")
+
+	later := same
+	later.ListedAt, later.Impressions = t2.Add(time.Hour), 700
+	upsert(t, s, acctA, later)
+	want = later
+	want.SyncedAt = older.SyncedAt
+	checkGet(t, s, acctA, want, "after a write listed after t2 (it replaces the content; ListedAt moves to it)")
+}
+
+// testListedAtNow: a zero ListedAt is the store's current time.
+func testListedAtNow(t *testing.T, s store.Store) {
+	c := sample("listed-now")
+	c.ListedAt = time.Time{}
+	upsert(t, s, acctA, c)
+	first, ok := checkGet(t, s, acctA, c, "after writing it with a zero ListedAt (the store's current time)")
+	if !ok {
+		return
+	}
+	past := c
+	past.ListedAt, past.Name = time.Now().Add(-24*time.Hour), "listed a day ago"
+	upsert(t, s, acctA, past)
+	checkUnchanged(t, s, acctA, first, "after a write listed a day before the stored content (written with a zero ListedAt, now)")
+
+	time.Sleep(settle)
+	again := c
+	again.Name = "listed now again"
+	upsert(t, s, acctA, again)
+	got, ok := checkGet(t, s, acctA, again, "after another write with a zero ListedAt (now, later than the stored one)")
+	if ok && got.ListedAt.Before(first.ListedAt) {
+		t.Errorf("ListedAt went back from %s to %s", timeString(first.ListedAt), timeString(got.ListedAt))
+	}
 }
 
 func testAccounts(t *testing.T, s store.Store) {
@@ -530,6 +615,10 @@ func badRecords() []badRecord {
 		{"created_at_past_9999_by_nanoseconds", "created_at", created(time.Date(9999, 12, 31, 23, 59, 59, 999999600, time.UTC))},
 		{"synced_at_year_10000", "synced_at", synced(time.Date(10000, 6, 1, 0, 0, 0, 0, time.UTC))},
 		{"synced_at_negative_year", "synced_at", synced(time.Date(-44, 3, 15, 12, 0, 0, 0, time.UTC))},
+		{"listed_at_year_10000", "listed_at", func(c store.Campaign) store.Campaign {
+			c.ListedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+			return c
+		}},
 	}
 }
 
@@ -556,23 +645,23 @@ type rejection struct {
 
 // checkRejected checks that err is a *store.BatchError listing exactly
 // want, inspectable with errors.Is and errors.As.
-func checkRejected(t *testing.T, err error, want []rejection) {
+func checkRejected(t *testing.T, call string, err error, want []rejection) {
 	t.Helper()
 	if err == nil {
-		t.Errorf("Upsert of a batch with %d invalid campaign(s) returned nil; want a *store.BatchError listing them", len(want))
+		t.Errorf("%s of a batch with %d invalid campaign(s) returned nil; want a *store.BatchError listing them", call, len(want))
 		return
 	}
 	if !errors.Is(err, store.ErrRejected) {
-		t.Errorf("Upsert of a batch with invalid campaigns: errors.Is(err, store.ErrRejected) is false for %s", errText(err))
+		t.Errorf("%s of a batch with invalid campaigns: errors.Is(err, store.ErrRejected) is false for %s", call, errText(err))
 	}
 	var be *store.BatchError
 	if !errors.As(err, &be) || be == nil {
-		t.Errorf("Upsert of a batch with invalid campaigns: error %s (%T) is not a *store.BatchError", errText(err), err)
+		t.Errorf("%s of a batch with invalid campaigns: error %s (%T) is not a *store.BatchError", call, errText(err), err)
 		return
 	}
 	var re *store.RecordError
 	if !errors.As(err, &re) {
-		t.Errorf("Upsert of a batch with invalid campaigns: errors.As(err, **store.RecordError) finds nothing in %s", errText(err))
+		t.Errorf("%s of a batch with invalid campaigns: errors.As(err, **store.RecordError) finds nothing in %s", call, errText(err))
 	}
 	got := slices.Clone(be.Rejected)
 	if slices.Contains(got, nil) {
@@ -618,7 +707,7 @@ func testRejected(t *testing.T, s store.Store) {
 			otherUpdate.Name = "updated in the batch that rejected another campaign"
 			time.Sleep(settle)
 			err := s.Upsert(t.Context(), acctA, []store.Campaign{fresh, invalid, otherUpdate})
-			checkRejected(t, err, []rejection{{invalid.ID, 1, bad.field}})
+			checkRejected(t, "Upsert", err, []rejection{{invalid.ID, 1, bad.field}})
 			checkGet(t, s, acctA, fresh, "(inserted by the batch that rejected another campaign)")
 			checkGet(t, s, acctA, otherUpdate, "(updated by the batch that rejected another campaign)")
 			if bad.field == "id" {
@@ -654,7 +743,7 @@ func testRejectedInOneBatch(t *testing.T, s store.Store) {
 		rows[c.ID] = row
 	}
 	time.Sleep(settle)
-	checkRejected(t, s.Upsert(t.Context(), acctA, batch), want)
+	checkRejected(t, "Upsert", s.Upsert(t.Context(), acctA, batch), want)
 	for i := 0; i < len(batch); i += 2 {
 		checkGet(t, s, acctA, batch[i], "(valid, in a batch where every other campaign was rejected)")
 	}
@@ -684,6 +773,54 @@ func testDuplicates(t *testing.T, s store.Store) {
 	}
 	upsert(t, s, acctA, v...)
 	checkGet(t, s, acctA, v[2], "after a batch holding it three times (the last one wins)")
+
+	// The copy listed last wins, wherever it stands.
+	newer, older := sample("dup-listed"), sample("dup-listed")
+	newer.Name, newer.ListedAt = "listed later, first in the batch", newer.ListedAt.Add(time.Hour)
+	older.Name = "listed earlier, last in the batch"
+	upsert(t, s, acctA, newer, older)
+	checkGet(t, s, acctA, newer, "after a batch holding it twice, the first copy listed later (the copy listed last wins)")
+}
+
+// testDuplicatesFarApart: duplicates are resolved across the whole batch,
+// however far apart and however a store splits a batch into chunks; of
+// several copies the one listed last wins (the last of those listed at the
+// same time), and UpdatedAt moves only if the content that wins differs
+// from the stored one.
+func testDuplicatesFarApart(t *testing.T, s store.Store) {
+	const n = 2500
+	batch := variedBatch("far", n)
+	upsert(t, s, acctA, batch...)
+	rows := map[int]store.Campaign{}
+	for _, i := range []int{7, 30, 1500} {
+		row, ok := checkGet(t, s, acctA, batch[i], "after the first batch")
+		if !ok {
+			return
+		}
+		rows[i] = row
+	}
+	time.Sleep(settle)
+	second := slices.Clone(batch)
+	// 7: changed early in the batch, and back to the stored content at its end.
+	second[7].Name = "changed, then changed back"
+	second = append(second, batch[7])
+	// 1500: the stored content early, a change at the end.
+	changed := batch[1500]
+	changed.Name = "changed at the end of the batch"
+	second = append(second, changed)
+	// 30: listed later early in the batch, an older copy at the end.
+	newer := batch[30]
+	newer.Name, newer.ListedAt = "listed later", newer.ListedAt.Add(time.Hour)
+	second[30] = newer
+	second = append(second, batch[30])
+	upsert(t, s, acctA, second...)
+
+	checkUnchanged(t, s, acctA, rows[7],
+		fmt.Sprintf("after a batch of %d changing it at position 7 and back at position %d (the last copy wins, and it is what was stored)", len(second), n))
+	if got, ok := checkGet(t, s, acctA, changed, fmt.Sprintf("after a batch of %d changing it at its end", len(second))); ok && !got.UpdatedAt.After(rows[1500].UpdatedAt) {
+		t.Errorf("campaign %s changed, yet its UpdatedAt stayed %s", quote(changed.ID), timeString(got.UpdatedAt))
+	}
+	checkGet(t, s, acctA, newer, fmt.Sprintf("after a batch of %d holding it listed later at position 30 and earlier at its end (the copy listed last wins)", len(second)))
 }
 
 func testEmptyBatch(t *testing.T, s store.Store) {
@@ -800,10 +937,13 @@ func versioned(id string, g, r int) store.Campaign {
 	}
 }
 
-// consistent reports whether c is exactly some writer's version, and which.
+// consistent reports whether c's content is exactly some writer's version,
+// and which. Its SyncedAt, the latest of every write, may be another's,
+// but never before its content's.
 func consistent(c store.Campaign) (g, r int, ok bool) {
 	g, r = int(c.Impressions/1000), int(c.Impressions%1000)
-	return g, r, c.Impressions >= 0 && len(campaignDiffs(c, versioned(c.ID, g, r))) == 0
+	v := versioned(c.ID, g, r)
+	return g, r, c.Impressions >= 0 && store.SameContent(c, v) && !c.SyncedAt.Before(v.SyncedAt)
 }
 
 func testConcurrent(t *testing.T, s store.Store) {

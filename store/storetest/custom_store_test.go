@@ -5,13 +5,13 @@ package storetest_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/adsync/adsync/store"
+	"github.com/adsync/adsync/store/memory"
 	"github.com/adsync/adsync/store/storetest"
 )
 
@@ -30,36 +30,19 @@ func (m *mapStore) Upsert(ctx context.Context, accountID string, campaigns []sto
 		return err
 	}
 	// Reject what cannot be stored exactly; of several copies of an id,
-	// the last valid one wins.
-	var batchErr store.BatchError
-	last := map[string]store.Campaign{}
-	for i, c := range campaigns {
-		if err := c.Validate(); err != nil {
-			var rec *store.RecordError
-			errors.As(err, &rec)
-			rec.Index = i
-			batchErr.Rejected = append(batchErr.Rejected, rec)
-			continue
-		}
-		last[c.ID] = c.Normalize()
-	}
+	// keep the one listed last.
+	now := time.Now()
+	keep, rejected := store.Prepare(campaigns, now)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := time.Now().Round(time.Microsecond).UTC()
-	for _, c := range last {
-		key := [2]string{accountID, c.ID}
-		old, exists := m.rows[key]
-		c.UpdatedAt = now
-		if exists && store.SameContent(old, c) {
-			c.UpdatedAt = old.UpdatedAt // unchanged content keeps UpdatedAt
-		}
-		if c.SyncedAt.IsZero() {
-			c.SyncedAt = old.SyncedAt // this write records no sync
-		}
-		m.rows[key] = c
+	for _, i := range keep {
+		key := [2]string{accountID, campaigns[i].ID}
+		// Newer content wins, SyncedAt never goes back, UpdatedAt moves
+		// only when the content changes: store.Merge is those rules.
+		m.rows[key], _ = store.Merge(m.rows[key], campaigns[i], now)
 	}
-	if len(batchErr.Rejected) > 0 {
-		return &batchErr
+	if len(rejected) > 0 {
+		return &store.BatchError{Rejected: rejected}
 	}
 	return nil
 }
@@ -80,5 +63,9 @@ func (m *mapStore) Get(ctx context.Context, accountID, id string) (store.Campaig
 func TestMapStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return &mapStore{rows: map[[2]string]store.Campaign{}}
+	})
+	// With the bookkeeping kept in memory, the syncer can use it.
+	storetest.RunBookkeeping(t, func(t *testing.T) store.RunStore {
+		return memory.WithBookkeeping(&mapStore{rows: map[[2]string]store.Campaign{}})
 	})
 }

@@ -23,6 +23,12 @@ const (
 // server keeps its own clock, yet far closer than any value a caller passed.
 const clockSkew = time.Hour
 
+// sampleListedAt is the ListedAt of sample campaigns: writes of them are
+// all listed at the same time, so that the last write wins.
+func sampleListedAt() time.Time {
+	return time.Date(2025, 2, 3, 4, 5, 6, 700000800, time.FixedZone("+02:00", 2*3600))
+}
+
 // sample returns a campaign with every field set, and times that are not
 // in UTC and not on a microsecond, so that a store that skips Normalize
 // shows it.
@@ -37,6 +43,7 @@ func sample(id string) store.Campaign {
 		Conversions: 56,
 		CreatedAt:   time.Date(2024, 3, 10, 12, 30, 45, 123456789, time.FixedZone("+05:30", 5*3600+1800)),
 		SyncedAt:    time.Date(2025, 1, 2, 3, 4, 5, 600000700, time.FixedZone("-08:00", -8*3600)),
+		ListedAt:    sampleListedAt(),
 	}
 }
 
@@ -171,7 +178,7 @@ func storeTimeProblem(got time.Time) string {
 }
 
 // campaignDiffs lists how got differs from want.Normalize(), UpdatedAt
-// aside.
+// aside; a zero ListedAt in want must read back as a time the store set.
 func campaignDiffs(got, want store.Campaign) []string {
 	want = want.Normalize()
 	var d []string
@@ -194,10 +201,18 @@ func campaignDiffs(got, want store.Campaign) []string {
 	addInt("Conversions", got.Conversions, want.Conversions)
 	add("CreatedAt", timeDiff(got.CreatedAt, want.CreatedAt))
 	add("SyncedAt", timeDiff(got.SyncedAt, want.SyncedAt))
+	if want.ListedAt.IsZero() {
+		if p := storeTimeProblem(got.ListedAt); p != "" {
+			add("ListedAt", p+" (written zero: the store's current time)")
+		}
+	} else {
+		add("ListedAt", timeDiff(got.ListedAt, want.ListedAt))
+	}
 	return d
 }
 
-// rowDiffs lists how two reads of a row differ, UpdatedAt included.
+// rowDiffs lists how two reads of a row differ, ListedAt and UpdatedAt
+// included.
 func rowDiffs(got, want store.Campaign) []string {
 	d := campaignDiffs(got, want)
 	if !got.UpdatedAt.Equal(want.UpdatedAt) {
@@ -235,6 +250,7 @@ func valueDiffs(got, want store.Campaign) []string {
 	number("Conversions", got.Conversions, want.Conversions)
 	moment("CreatedAt", got.CreatedAt, want.CreatedAt)
 	moment("SyncedAt", got.SyncedAt, want.SyncedAt)
+	moment("ListedAt", got.ListedAt, want.ListedAt)
 	moment("UpdatedAt", got.UpdatedAt, want.UpdatedAt)
 	return d
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,25 +13,64 @@ import (
 	"github.com/adsync/adsync/store"
 )
 
-func startRun(t *testing.T, s store.RunStore, accountID string, opts store.StartOptions) (store.Run, bool) {
+func startRun(t *testing.T, l store.Lease, opts store.StartOptions) (store.Run, bool) {
 	t.Helper()
-	r, err := s.StartRun(t.Context(), accountID, opts)
+	r, err := l.StartRun(t.Context(), opts)
 	if err != nil {
-		t.Errorf("StartRun(account %s, %+v) = %s; want a run", quote(accountID), opts, errText(err))
+		t.Errorf("StartRun(account %s, %+v) = %s; want a run", quote(l.AccountID()), opts, errText(err))
 		return r, false
 	}
 	return r, true
 }
 
-func runString(r store.Run) string {
-	return fmt.Sprintf("{ID: %s, AccountID: %s, Status: %q, StartedAt: %s, FinishedAt: %s, Resumed: %t, Error: %s}",
-		quote(r.ID), quote(r.AccountID), r.Status, timeString(r.StartedAt), timeString(r.FinishedAt), r.Resumed, quote(r.Error))
+// commit commits b, or fails the test.
+func commit(t *testing.T, l store.Lease, b store.Batch) {
+	t.Helper()
+	if err := l.Commit(t.Context(), b); err != nil {
+		t.Fatalf("Commit(account %s, run %s) = %s; want nil", quote(l.AccountID()), quote(b.RunID), errText(err))
+	}
 }
 
-// checkNewRun checks that r is a run StartRun has just started.
+// runs lists every run of the account, newest first, or fails the test.
+func runs(t *testing.T, s store.RunStore, accountID string) []store.Run {
+	t.Helper()
+	got, err := s.Runs(t.Context(), accountID, store.RunQuery{Limit: 1000})
+	if err != nil {
+		t.Fatalf("Runs(account %s) = %s; want nil", quote(accountID), errText(err))
+	}
+	return got
+}
+
+// findRun returns the account's run id, as Runs lists it.
+func findRun(t *testing.T, s store.RunStore, accountID, id string) (store.Run, bool) {
+	t.Helper()
+	for _, r := range runs(t, s, accountID) {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	t.Errorf("Runs(account %s) does not list run %s", quote(accountID), quote(id))
+	return store.Run{}, false
+}
+
+func runString(r store.Run) string {
+	return fmt.Sprintf("{ID: %s, AccountID: %s, Kind: %q, Status: %q, StartedAt: %s, FinishedAt: %s, Resumed: %t, Note: %s, Error: %s}",
+		quote(r.ID), quote(r.AccountID), r.Kind, r.Status, timeString(r.StartedAt), timeString(r.FinishedAt), r.Resumed, quote(r.Note), quote(r.Error))
+}
+
+// checkNewRun checks that r is a sync run StartRun has just started.
 func checkNewRun(t *testing.T, r store.Run, accountID, when string) bool {
 	t.Helper()
+	return checkNewRunOf(t, r, accountID, store.KindSync, when)
+}
+
+// checkNewRunOf checks that r is a run of kind StartRun has just started.
+func checkNewRunOf(t *testing.T, r store.Run, accountID string, kind store.RunKind, when string) bool {
+	t.Helper()
 	var p []string
+	if r.Kind != kind {
+		p = append(p, fmt.Sprintf("Kind is %q, want %q", r.Kind, kind))
+	}
 	if r.ID == "" {
 		p = append(p, "ID is empty")
 	}
@@ -52,7 +92,7 @@ func checkNewRun(t *testing.T, r store.Run, accountID, when string) bool {
 	if r.Error != "" {
 		p = append(p, "Error is set, want \"\"")
 	}
-	if r.Seen != 0 || r.Synced != 0 || r.Skipped != 0 || r.Failed != 0 {
+	if r.RunCounts != (store.RunCounts{}) {
 		p = append(p, fmt.Sprintf("counts are %d/%d/%d/%d, want zero", r.Seen, r.Synced, r.Skipped, r.Failed))
 	}
 	if len(p) > 0 {
@@ -78,8 +118,11 @@ func checkResumed(t *testing.T, got, want store.Run, when string) bool {
 	if !got.StartedAt.Equal(want.StartedAt) {
 		p = append(p, fmt.Sprintf("StartedAt is %s, want %s (a resumed run keeps it)", timeString(got.StartedAt), timeString(want.StartedAt)))
 	}
-	if got.Status != store.RunRunning && got.Status != store.RunInterrupted {
-		p = append(p, fmt.Sprintf("Status is %q, want an unfinished one (%q or %q)", got.Status, store.RunRunning, store.RunInterrupted))
+	if got.Status != store.RunRunning || !got.FinishedAt.IsZero() || got.Error != "" {
+		p = append(p, fmt.Sprintf("Status is %q, FinishedAt %s, Error %s: want it running again", got.Status, timeString(got.FinishedAt), quote(got.Error)))
+	}
+	if got.Kind != store.KindSync {
+		p = append(p, fmt.Sprintf("Kind is %q, want %q (only sync runs are resumed)", got.Kind, store.KindSync))
 	}
 	if len(p) > 0 {
 		t.Errorf("StartRun(account %s) %s: want the unfinished run %s resumed, got %s:%s",
@@ -89,35 +132,58 @@ func checkResumed(t *testing.T, got, want store.Run, when string) bool {
 	return true
 }
 
-// finish records the end of r with status and made-up counts.
-func finish(t *testing.T, s store.RunStore, r store.Run, status store.RunStatus, reason string) {
+// finish ends r with status, made-up counts and reason, through l.
+func finish(t *testing.T, l store.Lease, r store.Run, status store.RunStatus, reason string) {
 	t.Helper()
-	r.Status, r.Error, r.FinishedAt = status, reason, time.Now()
-	r.Seen, r.Synced, r.Skipped, r.Failed = 10, 7, 2, 1
-	if err := s.FinishRun(t.Context(), r); err != nil {
-		t.Fatalf("FinishRun(%s) = %s; want nil", runString(r), errText(err))
-	}
+	commit(t, l, store.Batch{
+		RunID:    r.ID,
+		Progress: store.RunCounts{Seen: 10, Synced: 7, Skipped: 2, Failed: 1},
+		Finish:   &store.RunFinish{Status: status, Error: reason},
+	})
 }
 
 func testStartNew(t *testing.T, s store.RunStore) {
-	if r, ok := startRun(t, s, acctA, store.StartOptions{}); ok {
+	if r, ok := startRun(t, acquire(t, s, acctA), store.StartOptions{}); ok {
 		checkNewRun(t, r, acctA, "on a store without runs")
+		if r.Note != "" {
+			t.Errorf("StartRun of a first run: Note %s; want \"\"", quote(r.Note))
+		}
+		if got, ok := findRun(t, s, acctA, r.ID); ok {
+			checkNewRun(t, got, acctA, "as Runs lists it")
+		}
 	}
-	if r, ok := startRun(t, s, acctB, store.StartOptions{Fresh: true}); ok {
+	if r, ok := startRun(t, acquire(t, s, acctB), store.StartOptions{Fresh: true, Kind: store.KindSync}); ok {
 		checkNewRun(t, r, acctB, "with Fresh, on an account without runs")
 	}
 }
 
+func testStartInvalid(t *testing.T, s store.RunStore) {
+	l := acquire(t, s, acctA)
+	if r, err := l.StartRun(t.Context(), store.StartOptions{Kind: "backfill"}); err == nil || !strings.Contains(err.Error(), "Kind") {
+		t.Errorf("StartRun with Kind \"backfill\" = %s, %s; want an error naming Kind", runString(r), errText(err))
+	}
+	if got := runs(t, s, acctA); len(got) != 0 {
+		t.Errorf("Runs after a StartRun with an invalid kind: %d runs; want none", len(got))
+	}
+}
+
 func testResumeUnfinished(t *testing.T, s store.RunStore) {
-	r1, ok := startRun(t, s, acctA, store.StartOptions{})
+	l := acquire(t, s, acctA)
+	r1, ok := startRun(t, l, store.StartOptions{})
 	if !ok || !checkNewRun(t, r1, acctA, "the first time") {
 		return
 	}
 	time.Sleep(settle)
-	for i := range 2 {
-		r, ok := startRun(t, s, acctA, store.StartOptions{})
-		if ok {
-			checkResumed(t, r, r1, fmt.Sprintf("again (%d), the run never finished (its process was killed, say)", i+1))
+	if r, ok := startRun(t, l, store.StartOptions{}); ok {
+		checkResumed(t, r, r1, "again with the same lease, the run never finished")
+	}
+	commit(t, l, store.Batch{RunID: r1.ID, Progress: store.RunCounts{Seen: 3, Synced: 2}})
+	// The holder dies: the next one resumes the run, counts and all.
+	release(t, l)
+	l2 := acquire(t, s, acctA)
+	if r, ok := startRun(t, l2, store.StartOptions{}); ok && checkResumed(t, r, r1, "with a new lease, after the holder of the unfinished run went away") {
+		if r.RunCounts != (store.RunCounts{Seen: 3, Synced: 2}) {
+			t.Errorf("the resumed run's counts are %+v; want those its last Commit recorded, {3 2 0 0}", r.RunCounts)
 		}
 	}
 }
@@ -131,16 +197,23 @@ func testFinishFailed(t *testing.T, s store.RunStore) {
 }
 
 func testFinishedIsNotResumed(t *testing.T, s store.RunStore, status store.RunStatus) {
-	r1, ok := startRun(t, s, acctA, store.StartOptions{})
-	if !ok {
-		return
-	}
+	l, r1 := begin(t, s, acctA)
 	reason := ""
 	if status == store.RunFailed {
 		reason = "credentials refused"
 	}
-	finish(t, s, r1, status, reason)
-	r2, ok := startRun(t, s, acctA, store.StartOptions{})
+	finish(t, l, r1, status, reason)
+	if got, ok := findRun(t, s, acctA, r1.ID); ok {
+		want := store.RunCounts{Seen: 10, Synced: 7, Skipped: 2, Failed: 1}
+		if got.Status != status || got.Error != reason || got.RunCounts != want || got.FinishedAt.Before(got.StartedAt) {
+			t.Errorf("Runs lists the finished run as %s %+v; want status %q, Error %s, counts %+v, a FinishedAt",
+				runString(got), got.RunCounts, status, quote(reason), want)
+		}
+		if p := storeTimeProblem(got.FinishedAt); p != "" {
+			t.Errorf("the finished run's FinishedAt %s", p)
+		}
+	}
+	r2, ok := startRun(t, l, store.StartOptions{})
 	if !ok {
 		return
 	}
@@ -154,44 +227,54 @@ func testFinishedIsNotResumed(t *testing.T, s store.RunStore, status store.RunSt
 }
 
 func testFinishInterrupted(t *testing.T, s store.RunStore) {
-	r1, ok := startRun(t, s, acctA, store.StartOptions{})
-	if !ok {
-		return
-	}
-	finish(t, s, r1, store.RunInterrupted, "interrupted: context canceled")
-	r2, ok := startRun(t, s, acctA, store.StartOptions{})
+	l, r1 := begin(t, s, acctA)
+	finish(t, l, r1, store.RunInterrupted, "interrupted: context canceled")
+	r2, ok := startRun(t, l, store.StartOptions{})
 	if !ok || !checkResumed(t, r2, r1, "after the run finished as interrupted") {
 		return
 	}
-	finish(t, s, r2, store.RunInterrupted, "interrupted again")
-	r3, ok := startRun(t, s, acctA, store.StartOptions{})
+	finish(t, l, r2, store.RunInterrupted, "interrupted again")
+	r3, ok := startRun(t, l, store.StartOptions{})
 	if !ok || !checkResumed(t, r3, r1, "after the resumed run was interrupted again") {
 		return
 	}
-	finish(t, s, r3, store.RunCompleted, "")
-	if r4, ok := startRun(t, s, acctA, store.StartOptions{}); ok {
+	finish(t, l, r3, store.RunCompleted, "")
+	if r4, ok := startRun(t, l, store.StartOptions{}); ok {
 		checkNewRun(t, r4, acctA, "after the resumed run completed")
+	}
+}
+
+// checkReplaced checks that the run id was ended as interrupted with an
+// Error, and that StartRun's Note about it names it.
+func checkReplaced(t *testing.T, s store.RunStore, accountID, id string, next store.Run, when string) {
+	t.Helper()
+	if !strings.Contains(next.Note, id) {
+		t.Errorf("StartRun %s: Note %s; want it to say that run %s was not resumed", when, quote(next.Note), quote(id))
+	}
+	if old, ok := findRun(t, s, accountID, id); ok && (old.Status != store.RunInterrupted || old.Error == "" || old.FinishedAt.IsZero()) {
+		t.Errorf("StartRun %s: the run it did not resume is %s; want it interrupted, finished, with an Error saying why", when, runString(old))
 	}
 }
 
 func testFresh(t *testing.T, s store.RunStore) {
 	// A fresh run replaces a running one, which is never resumed again.
-	r1, ok := startRun(t, s, acctA, store.StartOptions{})
-	if !ok {
-		return
-	}
-	r2, ok := startRun(t, s, acctA, store.StartOptions{Fresh: true})
+	l, r1 := begin(t, s, acctA)
+	r2, ok := startRun(t, l, store.StartOptions{Fresh: true})
 	if !ok || !checkNewRun(t, r2, acctA, "with Fresh while a run is unfinished") {
 		return
 	}
 	if r2.ID == r1.ID {
 		t.Fatalf("StartRun with Fresh returned the unfinished run %s; want a new one", quote(r1.ID))
 	}
-	if r3, ok := startRun(t, s, acctA, store.StartOptions{}); ok {
+	checkReplaced(t, s, acctA, r1.ID, r2, "with Fresh")
+	if err := l.Commit(t.Context(), store.Batch{RunID: r1.ID, Finish: &store.RunFinish{Status: store.RunCompleted}}); err == nil {
+		t.Errorf("Commit to the run a fresh one replaced = nil; want an error: it stays interrupted")
+	}
+	if r3, ok := startRun(t, l, store.StartOptions{}); ok {
 		checkResumed(t, r3, r2, "after a fresh run replaced another (only the newest run is resumed)")
 	}
-	finish(t, s, r2, store.RunCompleted, "")
-	r4, ok := startRun(t, s, acctA, store.StartOptions{})
+	finish(t, l, r2, store.RunCompleted, "")
+	r4, ok := startRun(t, l, store.StartOptions{})
 	if !ok || !checkNewRun(t, r4, acctA, "after the fresh run completed (the run it replaced stays interrupted)") {
 		return
 	}
@@ -200,66 +283,140 @@ func testFresh(t *testing.T, s store.RunStore) {
 	}
 
 	// The same for a run that was interrupted rather than running.
-	finish(t, s, r4, store.RunInterrupted, "interrupted: context canceled")
-	r5, ok := startRun(t, s, acctA, store.StartOptions{Fresh: true})
+	finish(t, l, r4, store.RunInterrupted, "interrupted: context canceled")
+	r5, ok := startRun(t, l, store.StartOptions{Fresh: true})
 	if !ok || !checkNewRun(t, r5, acctA, "with Fresh while a run is interrupted") {
 		return
 	}
-	if r5.ID == r4.ID {
-		t.Fatalf("StartRun with Fresh returned the interrupted run %s; want a new one", quote(r4.ID))
-	}
-	finish(t, s, r5, store.RunCompleted, "")
-	r6, ok := startRun(t, s, acctA, store.StartOptions{})
+	checkReplaced(t, s, acctA, r4.ID, r5, "with Fresh while a run is interrupted")
+	finish(t, l, r5, store.RunCompleted, "")
+	r6, ok := startRun(t, l, store.StartOptions{})
 	if ok && checkNewRun(t, r6, acctA, "after the fresh run completed") && (r6.ID == r4.ID || r6.ID == r1.ID) {
 		t.Errorf("StartRun resumed %s, a run replaced by a fresh one; it must stay interrupted", quote(r6.ID))
 	}
 }
 
-func testFinishUnknown(t *testing.T, s store.RunStore) {
-	unknown := store.Run{ID: "no-such-run", AccountID: acctA, Status: store.RunCompleted, FinishedAt: time.Now()}
-	if err := s.FinishRun(t.Context(), unknown); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("FinishRun of a run that does not exist = %s; want an error wrapping store.ErrNotFound", errText(err))
+func testMaxResumeAge(t *testing.T, s store.RunStore) {
+	l, r1 := begin(t, s, acctA)
+	time.Sleep(settle) // r1 is now older than a millisecond, for ever
+	if r, ok := startRun(t, l, store.StartOptions{MaxResumeAge: -1}); ok {
+		checkResumed(t, r, r1, "with a negative MaxResumeAge (no limit)")
 	}
-	r, ok := startRun(t, s, acctA, store.StartOptions{})
-	if !ok {
+	if r, ok := startRun(t, l, store.StartOptions{MaxResumeAge: time.Hour}); ok {
+		checkResumed(t, r, r1, "with MaxResumeAge an hour, the run started milliseconds ago")
+	}
+	if r, ok := startRun(t, l, store.StartOptions{}); ok {
+		checkResumed(t, r, r1, "with the default MaxResumeAge (a day), the run started milliseconds ago")
+	}
+	r2, ok := startRun(t, l, store.StartOptions{MaxResumeAge: time.Millisecond})
+	if !ok || !checkNewRun(t, r2, acctA, "with MaxResumeAge 1ms, the unfinished run started more than 1ms ago") {
 		return
 	}
-	other := r
-	other.AccountID, other.Status, other.FinishedAt = acctB, store.RunCompleted, time.Now()
-	if err := s.FinishRun(t.Context(), other); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("FinishRun of account %s's run %s under account %s = %s; want an error wrapping store.ErrNotFound (accounts do not see each other's runs)",
-			quote(acctA), quote(r.ID), quote(acctB), errText(err))
+	checkReplaced(t, s, acctA, r1.ID, r2, "with MaxResumeAge 1ms")
+	if r, ok := startRun(t, l, store.StartOptions{}); ok {
+		checkResumed(t, r, r2, "after the run too old to resume was replaced")
 	}
-	if again, ok := startRun(t, s, acctA, store.StartOptions{}); ok {
-		checkResumed(t, again, r, "after FinishRun named its run under another account")
+}
+
+func testRetryKind(t *testing.T, s store.RunStore) {
+	l, sync1 := begin(t, s, acctA)
+	retry1, ok := startRun(t, l, store.StartOptions{Kind: store.KindRetry})
+	if !ok || !checkNewRunOf(t, retry1, acctA, store.KindRetry, "of kind retry while a sync run is unfinished") {
+		return
+	}
+	if retry1.ID == sync1.ID || retry1.Note != "" {
+		t.Errorf("StartRun of kind retry = %s; want a new run, replacing nothing (Note \"\")", runString(retry1))
+	}
+	// A retry run is never resumed: an unfinished one was left by a
+	// holder that is gone.
+	retry2, ok := startRun(t, l, store.StartOptions{Kind: store.KindRetry})
+	if !ok || !checkNewRunOf(t, retry2, acctA, store.KindRetry, "of kind retry while another retry run is unfinished") {
+		return
+	}
+	if retry2.ID == retry1.ID {
+		t.Errorf("StartRun of kind retry resumed the retry run %s; a retry run is never resumed", quote(retry1.ID))
+	}
+	if old, ok := findRun(t, s, acctA, retry1.ID); ok && old.Status == store.RunRunning {
+		t.Errorf("the retry run a newer one followed is still %s; want it interrupted", runString(old))
+	}
+	finish(t, l, retry2, store.RunCompleted, "")
+	if _, err := l.StartRun(t.Context(), store.StartOptions{Kind: store.KindRetry, Fresh: true}); err != nil {
+		t.Errorf("StartRun of kind retry with Fresh = %s; want a run (Fresh concerns sync runs)", errText(err))
+	}
+	// The sync run was neither resumed nor replaced by them.
+	if r, ok := startRun(t, l, store.StartOptions{}); ok {
+		checkResumed(t, r, sync1, "after retry runs started and finished")
+	}
+	if _, err := s.LastCompletedRun(t.Context(), acctA); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LastCompletedRun when only a retry run completed = %s; want store.ErrNotFound (a retry pass is not a complete sync)", errText(err))
+	}
+	if got, err := s.Runs(t.Context(), acctA, store.RunQuery{Kind: store.KindRetry}); err != nil || len(got) != 3 {
+		t.Errorf("Runs(Kind retry) = %d runs, %s; want the 3 retry runs", len(got), errText(err))
+	}
+}
+
+func testCommitRunChecks(t *testing.T, s store.RunStore) {
+	a := acquire(t, s, acctA)
+	b := acquire(t, s, acctB)
+	ra, ok1 := startRun(t, a, store.StartOptions{})
+	rb, ok2 := startRun(t, b, store.StartOptions{})
+	if !ok1 || !ok2 {
+		return
+	}
+	for _, tc := range []struct {
+		what     string
+		l        store.Lease
+		runID    string
+		notFound bool
+	}{
+		{"a run that does not exist", a, "no-such-run", true},
+		{"another account's run", a, rb.ID, true},
+	} {
+		err := tc.l.Commit(t.Context(), store.Batch{RunID: tc.runID, Campaigns: []store.Campaign{sample("by-" + tc.runID)}})
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Commit to %s = %s; want an error wrapping store.ErrNotFound", tc.what, errText(err))
+		}
+		expectNotFound(t, s, tc.l.AccountID(), "by-"+tc.runID, "(its Commit named "+tc.what+")")
+	}
+	finish(t, a, ra, store.RunCompleted, "")
+	err := a.Commit(t.Context(), store.Batch{RunID: ra.ID, Campaigns: []store.Campaign{sample("after-finish")}})
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Commit to a finished run = %s; want an error saying it is not running", errText(err))
+	}
+	expectNotFound(t, s, acctA, "after-finish", "(committed to a finished run)")
+	if got, ok := findRun(t, s, acctB, rb.ID); ok && got.Status != store.RunRunning {
+		t.Errorf("account %s's run is %s after another account named it; want it untouched", quote(acctB), runString(got))
 	}
 }
 
 func testRunAccounts(t *testing.T, s store.RunStore) {
-	ra, ok1 := startRun(t, s, acctA, store.StartOptions{})
-	rb, ok2 := startRun(t, s, acctB, store.StartOptions{})
+	la, lb := acquire(t, s, acctA), acquire(t, s, acctB)
+	ra, ok1 := startRun(t, la, store.StartOptions{})
+	rb, ok2 := startRun(t, lb, store.StartOptions{})
 	if !ok1 || !ok2 || !checkNewRun(t, rb, acctB, "while another account has an unfinished run") {
 		return
 	}
 	if rb.ID == ra.ID {
 		t.Fatalf("StartRun returned run %s for two accounts", quote(ra.ID))
 	}
-	if r, ok := startRun(t, s, "ACCT-A", store.StartOptions{}); ok {
+	if r, ok := startRun(t, acquire(t, s, "ACCT-A"), store.StartOptions{}); ok {
 		checkNewRun(t, r, "ACCT-A", fmt.Sprintf("(account %s has an unfinished run; this is another account)", quote(acctA)))
 	}
-	if r, ok := startRun(t, s, acctA, store.StartOptions{}); ok {
-		checkResumed(t, r, ra, "while other accounts have unfinished runs")
-	}
-	finish(t, s, ra, store.RunCompleted, "")
-	if r, ok := startRun(t, s, acctB, store.StartOptions{}); ok {
+	finish(t, la, ra, store.RunCompleted, "")
+	if r, ok := startRun(t, lb, store.StartOptions{}); ok {
 		checkResumed(t, r, rb, "after another account's run completed")
 	}
 	// A fresh run in one account replaces nothing in another.
-	if _, ok := startRun(t, s, acctA, store.StartOptions{Fresh: true}); !ok {
+	if _, ok := startRun(t, la, store.StartOptions{Fresh: true}); !ok {
 		return
 	}
-	if r, ok := startRun(t, s, acctB, store.StartOptions{}); ok {
+	if r, ok := startRun(t, lb, store.StartOptions{}); ok {
 		checkResumed(t, r, rb, "after another account started a fresh run")
+	}
+	for _, r := range runs(t, s, acctB) {
+		if r.AccountID != acctB {
+			t.Errorf("Runs(account %s) lists %s", quote(acctB), runString(r))
+		}
 	}
 }
 
@@ -271,18 +428,20 @@ func testRunIDsUnique(t *testing.T, s store.RunStore) {
 		}
 		seen[r.ID] = how
 	}
+	la := acquire(t, s, acctA)
 	for i := range 20 {
-		if r, ok := startRun(t, s, acctA, store.StartOptions{Fresh: true}); ok {
+		if r, ok := startRun(t, la, store.StartOptions{Fresh: true}); ok {
 			record(r, fmt.Sprintf("fresh run %d of account %s", i, quote(acctA)))
 		}
 	}
+	lb := acquire(t, s, acctB)
 	for i := range 10 {
-		r, ok := startRun(t, s, acctB, store.StartOptions{})
+		r, ok := startRun(t, lb, store.StartOptions{Kind: store.KindRetry})
 		if !ok {
 			return
 		}
-		record(r, fmt.Sprintf("run %d of account %s", i, quote(acctB)))
-		finish(t, s, r, store.RunCompleted, "")
+		record(r, fmt.Sprintf("retry run %d of account %s", i, quote(acctB)))
+		finish(t, lb, r, store.RunCompleted, "")
 	}
 }
 
@@ -295,34 +454,42 @@ func testRunsConcurrent(t *testing.T, s store.RunStore) {
 		wg.Go(func() {
 			acct := fmt.Sprintf("parallel-%d", a)
 			ctx := t.Context()
-			r1, err := s.StartRun(ctx, acct, store.StartOptions{})
+			l, err := s.Acquire(ctx, acct)
+			if err != nil {
+				t.Errorf("concurrent Acquire(%s) = %s", quote(acct), errText(err))
+				return
+			}
+			defer l.Release(context.Background())
+			r1, err := l.StartRun(ctx, store.StartOptions{})
 			if err != nil {
 				t.Errorf("concurrent StartRun(%s) = %s", quote(acct), errText(err))
 				return
 			}
-			r2, err := s.StartRun(ctx, acct, store.StartOptions{})
+			r2, err := l.StartRun(ctx, store.StartOptions{})
 			if err != nil || r2.ID != r1.ID || !r2.Resumed {
 				t.Errorf("concurrent StartRun(%s), again: got %s, %s; want run %s resumed", quote(acct), runString(r2), errText(err), quote(r1.ID))
 				return
 			}
-			letter := store.DeadLetter{AccountID: acct, CampaignID: "c-1", RunID: r1.ID, Data: []byte(acct), Error: "failed"}
-			if err := s.PutDeadLetters(ctx, []store.DeadLetter{letter}); err != nil {
-				t.Errorf("concurrent PutDeadLetters(%s) = %s", quote(acct), errText(err))
+			dl := store.DeadLetter{CampaignID: "c-1", Data: []byte(acct), Error: "failed"}
+			c := sample("c-2")
+			c.Name = acct
+			err = l.Commit(ctx, store.Batch{RunID: r1.ID, Campaigns: []store.Campaign{c}, DeadLetters: []store.DeadLetter{dl},
+				Progress: store.RunCounts{Seen: 2, Synced: 1, Failed: 1}, Finish: &store.RunFinish{Status: store.RunCompleted}})
+			if err != nil {
+				t.Errorf("concurrent Commit(%s) = %s", quote(acct), errText(err))
 				return
 			}
-			r1.Status, r1.FinishedAt = store.RunCompleted, time.Now()
-			if err := s.FinishRun(ctx, r1); err != nil {
-				t.Errorf("concurrent FinishRun(%s) = %s", quote(acct), errText(err))
-				return
-			}
-			r3, err := s.StartRun(ctx, acct, store.StartOptions{})
+			r3, err := l.StartRun(ctx, store.StartOptions{})
 			if err != nil || r3.Resumed || r3.ID == r1.ID {
 				t.Errorf("concurrent StartRun(%s) after it completed: got %s, %s; want a new run", quote(acct), runString(r3), errText(err))
 				return
 			}
-			letters, err := s.DeadLetters(ctx, acct, "", 10)
+			letters, err := l.DeadLetters(ctx, "", 10)
 			if err != nil || len(letters) != 1 || string(letters[0].Data) != acct {
 				t.Errorf("concurrent DeadLetters(%s) = %d letter(s), %s; want its one letter", quote(acct), len(letters), errText(err))
+			}
+			if got, err := s.Get(ctx, acct, "c-2"); err != nil || got.Name != acct {
+				t.Errorf("concurrent Get(%s) = %s, %s; want its own campaign", quote(acct), quote(got.Name), errText(err))
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -337,48 +504,154 @@ func testRunsConcurrent(t *testing.T, s store.RunStore) {
 	wg.Wait()
 }
 
-func testRunInvalidAccount(t *testing.T, s store.RunStore) {
-	for _, bad := range []string{"", "acct\x00x", "acct\xffx"} {
-		if r, err := s.StartRun(t.Context(), bad, store.StartOptions{}); err == nil {
-			t.Errorf("StartRun(account %s) returned run %s; want an error for an invalid account id", quote(bad), quote(r.ID))
+func testRunsListing(t *testing.T, s store.RunStore) {
+	l := acquire(t, s, acctA)
+	var started []store.Run // oldest first
+	for i := range 7 {
+		kind := store.KindSync
+		if i%3 == 1 {
+			kind = store.KindRetry
 		}
-		letter := store.DeadLetter{AccountID: bad, CampaignID: "c-1", RunID: "r", Data: []byte("{}"), Error: "failed"}
-		if err := s.PutDeadLetters(t.Context(), []store.DeadLetter{letter}); err == nil {
-			t.Errorf("PutDeadLetters of a letter of account %s = nil; want an error for an invalid account id", quote(bad))
+		r, ok := startRun(t, l, store.StartOptions{Kind: kind, Fresh: true})
+		if !ok {
+			return
 		}
+		started = append(started, r)
+		if kind == store.KindRetry {
+			commit(t, l, store.Batch{RunID: r.ID, Progress: store.RunCounts{Seen: i, Synced: i}, Finish: &store.RunFinish{Status: store.RunFailed, Error: fmt.Sprint("failure ", i)}})
+		}
+	}
+	startRun(t, acquire(t, s, "acct-other"), store.StartOptions{}) // another account's run never shows
+	ids := func(rs []store.Run) []string {
+		out := make([]string, len(rs))
+		for i, r := range rs {
+			out[i] = r.ID
+		}
+		return out
+	}
+	want := ids(started)
+	slices.Reverse(want)
+	for _, limit := range []int{1, 3, 100} {
+		var got []string
+		before := ""
+		for page := 0; page < 20; page++ {
+			rs, err := s.Runs(t.Context(), acctA, store.RunQuery{Before: before, Limit: limit})
+			if err != nil {
+				t.Fatalf("Runs(before %s, limit %d) = %s", quote(before), limit, errText(err))
+			}
+			if len(rs) > limit {
+				t.Fatalf("Runs(limit %d) returned %d runs", limit, len(rs))
+			}
+			got = append(got, ids(rs)...)
+			if len(rs) < limit {
+				break
+			}
+			before = rs[len(rs)-1].ID
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Runs in pages of %d: got %q; want every run of the account, newest first: %q", limit, got, want)
+		}
+	}
+	if rs, err := s.Runs(t.Context(), acctA, store.RunQuery{}); err != nil || len(rs) != len(want) {
+		t.Errorf("Runs with a zero RunQuery = %d runs, %s; want all %d (Limit 0 is the default, 100)", len(rs), errText(err), len(want))
+	}
+	rs, err := s.Runs(t.Context(), acctA, store.RunQuery{Kind: store.KindRetry})
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("Runs(Kind retry) = %d runs, %s; want the 2 retry runs", len(rs), errText(err))
+	}
+	if r := rs[0]; r.ID != started[4].ID || r.Kind != store.KindRetry || r.Status != store.RunFailed ||
+		r.Error != "failure 4" || r.RunCounts != (store.RunCounts{Seen: 4, Synced: 4}) {
+		t.Errorf("Runs(Kind retry)[0] = %s %+v; want run %s, failed, Error \"failure 4\", counts {4 4 0 0}", runString(r), r.RunCounts, quote(started[4].ID))
+	}
+	if _, err := s.Runs(t.Context(), acctA, store.RunQuery{Before: "no-such-run"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Runs(before a run that does not exist) = %s; want an error wrapping store.ErrNotFound", errText(err))
+	}
+	if _, err := s.Runs(t.Context(), acctA, store.RunQuery{Limit: -1}); err == nil || !strings.Contains(err.Error(), "Limit") {
+		t.Errorf("Runs(Limit -1) = %s; want an error naming Limit", errText(err))
+	}
+	if rs, err := s.Runs(t.Context(), acctB, store.RunQuery{}); err != nil || len(rs) != 0 {
+		t.Errorf("Runs of an account without runs = %d runs, %s; want none", len(rs), errText(err))
 	}
 }
 
-func testRunCancelled(t *testing.T, s store.RunStore) {
-	r, ok := startRun(t, s, acctA, store.StartOptions{})
-	if !ok {
-		return
+func testLastCompletedRun(t *testing.T, s store.RunStore) {
+	if r, err := s.LastCompletedRun(t.Context(), acctA); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LastCompletedRun of an account without runs = %s, %s; want an error wrapping store.ErrNotFound", runString(r), errText(err))
 	}
-	upsert(t, s, acctA, sample("c-1"))
-	letter := store.DeadLetter{AccountID: acctA, CampaignID: "c-1", RunID: r.ID, Data: []byte("{}"), Error: "failed"}
-	ctx := cancelledContext(t)
-	_, err := s.StartRun(ctx, acctA, store.StartOptions{})
-	expectCanceled(t, "StartRun", err, context.Canceled)
-	done := r
-	done.Status, done.FinishedAt = store.RunCompleted, time.Now()
-	expectCanceled(t, "FinishRun", s.FinishRun(ctx, done), context.Canceled)
-	_, err = s.SyncedSince(ctx, acctA, []string{"c-1"}, time.Time{})
-	expectCanceled(t, "SyncedSince", err, context.Canceled)
-	expectCanceled(t, "PutDeadLetters", s.PutDeadLetters(ctx, []store.DeadLetter{letter}), context.Canceled)
-	expectCanceled(t, "ResolveDeadLetters", s.ResolveDeadLetters(ctx, acctA, []string{"c-1"}), context.Canceled)
-	_, err = s.DeadLetters(ctx, acctA, "", 10)
-	expectCanceled(t, "DeadLetters", err, context.Canceled)
+	l, r1 := begin(t, s, acctA)
+	if _, err := s.LastCompletedRun(t.Context(), acctA); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LastCompletedRun while the only run is running = %s; want store.ErrNotFound", errText(err))
+	}
+	finish(t, l, r1, store.RunCompleted, "")
+	check := func(want store.Run, when string) {
+		t.Helper()
+		got, err := s.LastCompletedRun(t.Context(), acctA)
+		if err != nil || got.ID != want.ID || got.Status != store.RunCompleted || got.FinishedAt.IsZero() {
+			t.Errorf("LastCompletedRun %s = %s, %s; want run %s, completed", when, runString(got), errText(err), quote(want.ID))
+		}
+	}
+	check(r1, "after a sync run completed")
+	r2, _ := startRun(t, l, store.StartOptions{})
+	finish(t, l, r2, store.RunFailed, "credentials refused")
+	r3, _ := startRun(t, l, store.StartOptions{Kind: store.KindRetry})
+	finish(t, l, r3, store.RunCompleted, "")
+	startRun(t, l, store.StartOptions{})
+	check(r1, "after a failed sync run, a completed retry run and a running one")
+	if _, err := s.LastCompletedRun(t.Context(), acctB); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LastCompletedRun of another account = %s; want store.ErrNotFound", errText(err))
+	}
+}
 
-	// The store still works, and the run is still unfinished.
-	if again, ok := startRun(t, s, acctA, store.StartOptions{}); ok {
-		checkResumed(t, again, r, "after calls with a cancelled context")
+func testPruneRuns(t *testing.T, s store.RunStore) {
+	la := acquire(t, s, acctA)
+	var old []store.Run
+	// completed (the last completed sync run survives), failed, retry
+	// completed, interrupted-and-replaced, then one running.
+	for _, step := range []struct {
+		kind   store.RunKind
+		status store.RunStatus
+	}{
+		{store.KindSync, store.RunCompleted}, {store.KindSync, store.RunCompleted}, {store.KindSync, store.RunFailed},
+		{store.KindRetry, store.RunCompleted}, {store.KindRetry, store.RunFailed},
+	} {
+		r, ok := startRun(t, la, store.StartOptions{Kind: step.kind})
+		if !ok {
+			return
+		}
+		finish(t, la, r, step.status, "")
+		old = append(old, r)
 	}
-	if err := s.PutDeadLetters(t.Context(), []store.DeadLetter{letter}); err != nil {
-		t.Fatalf("PutDeadLetters after calls with a cancelled context = %s", errText(err))
+	running, _ := startRun(t, la, store.StartOptions{})
+	lb, onlyB := begin(t, s, acctB)
+	finish(t, lb, onlyB, store.RunFailed, "")
+
+	if n, err := s.PruneRuns(t.Context(), time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("PruneRuns(an hour ago) = %d, %s; want 0: every run finished since", n, errText(err))
 	}
-	if got := listLetters(t, s, acctA); len(got) != 1 || got[0].Attempts != 1 {
-		t.Errorf("DeadLetters after calls with a cancelled context and one PutDeadLetters: got %s; want one letter with Attempts 1",
-			lettersString(got))
+	n, err := s.PruneRuns(t.Context(), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatalf("PruneRuns = %s", errText(err))
+	}
+	// Kept: the last completed sync run (old[1]), the newest retry run
+	// (old[4]), the running run (the newest sync run), and account b's
+	// only run.
+	want := []string{running.ID, old[4].ID, old[1].ID}
+	var got []string
+	for _, r := range runs(t, s, acctA) {
+		got = append(got, r.ID)
+	}
+	if !slices.Equal(got, want) || n != 3 {
+		t.Errorf("PruneRuns(an hour ahead) deleted %d runs, leaving %q; want 3 deleted, leaving %q (the running run, the newest retry run, the last completed sync run)",
+			n, got, want)
+	}
+	if rs := runs(t, s, acctB); len(rs) != 1 || rs[0].ID != onlyB.ID {
+		t.Errorf("PruneRuns deleted account %s's only run, its newest: left %d runs", quote(acctB), len(rs))
+	}
+	if r, err := s.LastCompletedRun(t.Context(), acctA); err != nil || r.ID != old[1].ID {
+		t.Errorf("LastCompletedRun after PruneRuns = %s, %s; want run %s", runString(r), errText(err), quote(old[1].ID))
+	}
+	if r, ok := startRun(t, la, store.StartOptions{}); ok {
+		checkResumed(t, r, running, "after PruneRuns (an unfinished run is never pruned)")
 	}
 }
 

@@ -3,7 +3,8 @@
 // tests that any implementation can run, ours and yours alike.
 //
 // To prove a custom store, call [Run] from a test in your package with a
-// function that returns a fresh, empty store:
+// function that returns a fresh, empty store; a store that also keeps the
+// bookkeeping of runs calls [RunBookkeeping] too:
 //
 //	func TestMyStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store {
@@ -22,14 +23,17 @@
 // the contract wanted, so that a store failing one rule learns exactly which
 // one. Run `go test -run 'TestMyStore/Store/exact_values'` to repeat one.
 //
-// The suite covers what the contract in package store promises: inserts
-// and updates, idempotence and UpdatedAt, SyncedAt, account isolation, exact
-// numbers, decimals and times, arbitrary Unicode and hostile text, rejected
-// records reported in a *store.BatchError while the rest of the batch is
-// stored, duplicates, big batches, concurrency, cancellation, and callers
-// mutating what they passed or got. When the store also implements
-// [store.RunStore], the bookkeeping rules run too: runs started, resumed,
-// finished and replaced, SyncedSince, and dead letters.
+// [Run] covers what the contract of store.Store promises: inserts and
+// updates, newer content winning over older, idempotence and UpdatedAt,
+// SyncedAt that never goes back, account isolation, exact numbers,
+// decimals and times, arbitrary Unicode and hostile text, rejected records
+// reported in a *store.BatchError while the rest of the batch is stored,
+// duplicates across a whole batch, big batches, concurrency, cancellation,
+// and callers mutating what they passed or got. [RunBookkeeping] covers
+// store.RunStore: exclusive leases (busy, released, concurrent Acquire),
+// runs started, resumed, replaced, expired, of each kind, listed and
+// pruned, batches committed all or nothing, dead letters added, resolved,
+// retired and discarded, SyncedSince, and the handover state.
 package storetest
 
 import (
@@ -38,9 +42,8 @@ import (
 	"github.com/adsync/adsync/store"
 )
 
-// Run runs the conformance suite against the Store that newStore returns (a
-// fresh, empty store per call). When the store also implements
-// store.RunStore, the bookkeeping tests run too.
+// Run runs the Store rules against the store.Store that newStore returns
+// (a fresh, empty store per call).
 //
 // The rules run as parallel subtests, so newStore is called from several
 // goroutines at once; it should register any cleanup with t.Cleanup. Run
@@ -50,64 +53,52 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	if newStore == nil {
 		t.Fatal("storetest.Run: newStore is nil")
 	}
-	// One store up front, to learn whether the bookkeeping rules apply:
-	// skipping them one by one would report dozens of skips for a store
-	// that simply does not keep bookkeeping.
-	probe := newStore(t)
-	if probe == nil {
-		t.Fatal("storetest.Run: newStore returned a nil store")
-	}
-	_, bookkeeping := probe.(store.RunStore)
+	runRules(t, "Store", storeRules(), newStore)
+}
 
-	t.Run("Store", func(t *testing.T) {
-		for _, r := range storeRules() {
+// RunBookkeeping runs the RunStore rules against the store.RunStore that
+// newStore returns (a fresh, empty store per call), as Run does. It does
+// not run the Store rules: call Run for those.
+func RunBookkeeping(t *testing.T, newStore func(t *testing.T) store.RunStore) {
+	t.Helper()
+	if newStore == nil {
+		t.Fatal("storetest.RunBookkeeping: newStore is nil")
+	}
+	runRules(t, "RunStore", runStoreRules(), newStore)
+}
+
+// rule is one rule of a contract, run on a fresh store of type S.
+type rule[S any] struct {
+	name string
+	test func(t *testing.T, s S)
+}
+
+func runRules[S comparable](t *testing.T, group string, rules []rule[S], newStore func(t *testing.T) S) {
+	t.Helper()
+	t.Run(group, func(t *testing.T) {
+		for _, r := range rules {
 			t.Run(r.name, func(t *testing.T) {
 				t.Parallel()
+				var zero S
 				s := newStore(t)
-				if s == nil {
+				if s == zero {
 					t.Fatal("newStore returned a nil store")
 				}
 				r.test(t, s)
 			})
 		}
 	})
-	if !bookkeeping {
-		t.Logf("storetest: %T does not implement store.RunStore: the bookkeeping rules were not run", probe)
-		return
-	}
-	t.Run("RunStore", func(t *testing.T) {
-		for _, r := range runStoreRules() {
-			t.Run(r.name, func(t *testing.T) {
-				t.Parallel()
-				s, ok := newStore(t).(store.RunStore)
-				if !ok {
-					t.Fatal("newStore returned a store.RunStore once and a store without the bookkeeping methods now")
-				}
-				r.test(t, s)
-			})
-		}
-	})
 }
 
-// rule is one rule of the Store contract, run on a fresh store.
-type rule struct {
-	name string
-	test func(t *testing.T, s store.Store)
-}
-
-// runStoreRule is one rule of the RunStore contract, run on a fresh store.
-type runStoreRule struct {
-	name string
-	test func(t *testing.T, s store.RunStore)
-}
-
-func storeRules() []rule {
-	return []rule{
+func storeRules() []rule[store.Store] {
+	return []rule[store.Store]{
 		{"insert", testInsert},
 		{"update", testUpdate},
 		{"idempotent", testIdempotent},
 		{"updated_at", testUpdatedAt},
 		{"synced_at", testSyncedAt},
+		{"newer_wins", testNewerWins},
+		{"listed_at_now", testListedAtNow},
 		{"accounts", testAccounts},
 		{"exact_numbers", testExactNumbers},
 		{"exact_budgets", testExactBudgets},
@@ -120,6 +111,7 @@ func storeRules() []rule {
 		{"rejected", testRejected},
 		{"rejected_in_one_batch", testRejectedInOneBatch},
 		{"duplicates", testDuplicates},
+		{"duplicates_far_apart", testDuplicatesFarApart},
 		{"empty_batch", testEmptyBatch},
 		{"big_batch", testBigBatch},
 		{"invalid_account", testInvalidAccount},
@@ -131,29 +123,50 @@ func storeRules() []rule {
 	}
 }
 
-func runStoreRules() []runStoreRule {
-	return []runStoreRule{
+func runStoreRules() []rule[store.RunStore] {
+	return []rule[store.RunStore]{
+		{"lease_exclusive", testLeaseExclusive},
+		{"lease_concurrent", testLeaseConcurrent},
+		{"lease_released", testLeaseReleased},
+		{"lease_invalid_account", testLeaseInvalidAccount},
+		{"lease_cancelled", testLeaseCancelled},
+		{"handover_state", testHandoverState},
 		{"start_new", testStartNew},
+		{"start_invalid", testStartInvalid},
 		{"resume_unfinished", testResumeUnfinished},
 		{"finish_completed", testFinishCompleted},
 		{"finish_failed", testFinishFailed},
 		{"finish_interrupted", testFinishInterrupted},
 		{"fresh", testFresh},
-		{"finish_unknown", testFinishUnknown},
+		{"max_resume_age", testMaxResumeAge},
+		{"retry_kind", testRetryKind},
+		{"commit_run_checks", testCommitRunChecks},
 		{"run_accounts", testRunAccounts},
 		{"run_ids_unique", testRunIDsUnique},
 		{"runs_concurrent", testRunsConcurrent},
-		{"run_invalid_account", testRunInvalidAccount},
-		{"run_cancelled", testRunCancelled},
+		{"runs_listing", testRunsListing},
+		{"last_completed_run", testLastCompletedRun},
+		{"prune_runs", testPruneRuns},
+		{"commit_records", testCommitRecords},
+		{"commit_all_or_nothing", testCommitAllOrNothing},
+		{"commit_invalid", testCommitInvalid},
+		{"commit_newer_wins", testCommitNewerWins},
+		{"commit_duplicates", testCommitDuplicates},
+		{"commit_cancelled", testCommitCancelled},
 		{"synced_since", testSyncedSince},
 		{"synced_since_empty", testSyncedSinceEmpty},
 		{"synced_since_many", testSyncedSinceMany},
-		{"dead_letter_put", testDeadLetterPut},
-		{"dead_letter_put_again", testDeadLetterPutAgain},
+		{"dead_letter_add", testDeadLetterAdd},
+		{"dead_letter_again", testDeadLetterAgain},
+		{"dead_letter_twice_in_batch", testDeadLetterTwiceInBatch},
 		{"dead_letter_data", testDeadLetterData},
+		{"dead_letter_error_text", testDeadLetterErrorText},
 		{"dead_letter_resolve", testDeadLetterResolve},
+		{"dead_letter_retire", testDeadLetterRetire},
 		{"dead_letter_paging", testDeadLetterPaging},
 		{"dead_letter_accounts", testDeadLetterAccounts},
+		{"dead_letter_discard", testDeadLetterDiscard},
 		{"bookkeeping_caller_mutation", testBookkeepingCallerMutation},
+		{"bookkeeping_cancelled", testBookkeepingCancelled},
 	}
 }

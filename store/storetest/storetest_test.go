@@ -28,6 +28,7 @@ func TestBrokenStoreChild(t *testing.T) {
 		return
 	}
 	storetest.Run(t, func(t *testing.T) store.Store { return newBroken(bug) })
+	storetest.RunBookkeeping(t, func(t *testing.T) store.RunStore { return newBroken(bug) })
 }
 
 // TestSuiteCatchesBugs proves that the suite's rules can fail: for each
@@ -99,6 +100,8 @@ func bugs() []bugCase {
 		{"updated-at-always-now", "Store/idempotent", "after upserting the same batch again: the row changed"},
 		{"updated-at-never-moves", "Store/updated_at", "a change of content must move it"},
 		{"zero-synced-at-clears", "Store/synced_at", "the stored SyncedAt must stay"},
+		{"last-synced-at-wins", "Store/synced_at", "SyncedAt never goes back"},
+		{"older-wins", "Store/newer_wins", "the content listed at t2 stays"},
 		{"ignore-account", "Store/accounts", "differs from the one written"},
 		{"truncate-times", "Store/exact_times", "CreatedAt: got"},
 		{"local-times", "Store/exact_times", "want it in UTC"},
@@ -114,6 +117,7 @@ func bugs() []bugCase {
 		{"all-or-nothing", "Store/rejected/budget_abc", "(inserted by the batch that rejected another campaign)"},
 		{"wrong-index", "Store/rejected_in_one_batch", "BatchError.Rejected, by Index"},
 		{"first-wins", "Store/duplicates", "(the last one wins)"},
+		{"chunk-dedupe", "Store/duplicates_far_apart", "the row changed, want it untouched"},
 		{"empty-batch-error", "Store/empty_batch", "Upsert of an empty batch"},
 		{"big-batch-truncated", "Store/big_batch", "after a batch of 5000"},
 		{"sanitize-account", "Store/invalid_account", "returned nil; want an error"},
@@ -121,22 +125,33 @@ func bugs() []bugCase {
 		{"ignore-ctx", "Store/cancelled", "with a context that is done returned no error"},
 		{"cancel-error-not-wrapped", "Store/cancelled_midway", "does not satisfy errors.Is(err, context.Canceled)"},
 		{"mutate-input", "Store/caller_mutation", "Upsert changed element 0 of the caller's slice; it must only read it:\n"},
+		{"acquire-not-exclusive", "RunStore/lease_exclusive", "Acquire of an account a lease holds returned no error"},
+		{"busy-unwrapped", "RunStore/lease_exclusive", "want an error matching errors.Is(err, store: account busy)"},
+		{"release-noop", "RunStore/lease_exclusive", "want a lease"},
+		{"commit-after-release", "RunStore/lease_released", "Commit of a released lease returned no error"},
+		{"state-not-saved", "RunStore/handover_state", "after a Commit saved it"},
 		{"never-resume", "RunStore/resume_unfinished", "want the unfinished run"},
-		{"completed-is-interrupted", "RunStore/finish_completed", "want a new run"},
+		{"progress-ignored", "RunStore/resume_unfinished", "want those its last Commit recorded"},
 		{"fresh-ignored", "RunStore/fresh", "with Fresh while a run is unfinished"},
-		{"finish-any-account", "RunStore/finish_unknown", "accounts do not see each other's runs"},
-		{"run-ignore-ctx", "RunStore/run_cancelled", "StartRun with a context that is done"},
+		{"max-age-ignored", "RunStore/max_resume_age", "with MaxResumeAge 1ms"},
+		{"retry-resumes", "RunStore/retry_kind", "of kind retry while a sync run is unfinished"},
+		{"runs-oldest-first", "RunStore/runs_listing", "newest first"},
+		{"last-completed-any-kind", "RunStore/last_completed_run", "want run"},
+		{"prune-nothing", "RunStore/prune_runs", "want 3 deleted"},
+		{"commit-not-atomic", "RunStore/commit_all_or_nothing", "want nothing written"},
+		{"commit-older-wins", "RunStore/commit_newer_wins", "content stays, SyncedAt moves forward"},
 		{"synced-since-strictly-after", "RunStore/synced_since", `missing 1: "at"`},
-		{"synced-since-all-accounts", "RunStore/synced_since", `unexpected 1: "b-only"`},
 		{"synced-since-capped", "RunStore/synced_since_many", "missing"},
-		{"attempts-reset", "RunStore/dead_letter_put_again", "Attempts: got 1, want 2"},
-		{"first-failed-moves", "RunStore/dead_letter_put_again", "FirstFailedAt moved"},
+		{"attempts-reset", "RunStore/dead_letter_again", "Attempts: got 1, want 2"},
+		{"first-failed-moves", "RunStore/dead_letter_again", "FirstFailedAt moved"},
 		{"data-as-text", "RunStore/dead_letter_data", "Data must read back byte for byte"},
-		{"resolve-all-accounts", "RunStore/dead_letter_accounts", "after the same id was resolved in another account: got []"},
-		{"resolve-unknown-fails", "RunStore/dead_letter_resolve", "ids without a letter are ignored"},
+		{"resolve-ignored", "RunStore/dead_letter_resolve", "after resolving c-2 and ids without a letter"},
+		{"retired-still-retried", "RunStore/dead_letter_retire", "a retired letter is not retried"},
 		{"letters-unsorted", "RunStore/dead_letter_paging", "pages must follow CampaignID order"},
 		{"letters-after-must-exist", "RunStore/dead_letter_paging", `an id no letter has`},
+		{"discard-missing-ok", "RunStore/dead_letter_discard", "want an error wrapping store.ErrNotFound"},
 		{"letters-shared-data", "RunStore/bookkeeping_caller_mutation", "after the caller overwrote the Data it got"},
-		{"put-letters-mutates", "RunStore/bookkeeping_caller_mutation", "PutDeadLetters changed element 0 of the caller's slice"},
+		{"commit-mutates", "RunStore/bookkeeping_caller_mutation", "Commit changed dead letter 0 of the caller's batch"},
+		{"lease-ignore-ctx", "RunStore/bookkeeping_cancelled", "Lease.StartRun with a context that is done"},
 	}
 }

@@ -12,9 +12,10 @@ import (
 
 // checkSyncedSince calls SyncedSince and compares its answer, as a set,
 // with want.
-func checkSyncedSince(t *testing.T, s store.RunStore, accountID string, ids []string, since time.Time, want []string, when string) {
+func checkSyncedSince(t *testing.T, l store.Lease, ids []string, since time.Time, want []string, when string) {
 	t.Helper()
-	got, err := s.SyncedSince(t.Context(), accountID, ids, since)
+	accountID := l.AccountID()
+	got, err := l.SyncedSince(t.Context(), ids, since)
 	if err != nil {
 		t.Errorf("SyncedSince(account %s, %d ids, since %s) %s = %s; want nil", quote(accountID), len(ids), timeString(since), when, errText(err))
 		return
@@ -78,31 +79,36 @@ func testSyncedSince(t *testing.T, s store.RunStore) {
 		at("b-only", since.Add(time.Hour)),
 	)
 	ask := []string{"before", "at", "after", "never", "long-ago", "missing", "b-only"}
-	checkSyncedSince(t, s, acctA, ask, since, []string{"at", "after"},
+	la, lb := acquire(t, s, acctA), acquire(t, s, acctB)
+	checkSyncedSince(t, la, ask, since, []string{"at", "after"},
 		"(synced at or after since only; never-synced, missing and other accounts' ids never)")
-	checkSyncedSince(t, s, acctA, ask, since.In(time.FixedZone("-03:00", -3*3600)), []string{"at", "after"},
+	checkSyncedSince(t, la, ask, since.In(time.FixedZone("-03:00", -3*3600)), []string{"at", "after"},
 		"with since in another zone")
-	checkSyncedSince(t, s, acctA, ask, time.Time{}, []string{"before", "at", "after", "long-ago"},
+	checkSyncedSince(t, la, ask, time.Time{}, []string{"before", "at", "after", "long-ago"},
 		"with a zero since (a campaign never synced is never returned)")
-	checkSyncedSince(t, s, acctA, []string{"after"}, since, []string{"after"}, "asking for one id")
-	checkSyncedSince(t, s, acctB, ask, since, []string{"before", "b-only"}, "in the other account")
+	checkSyncedSince(t, la, []string{"after"}, since, []string{"after"}, "asking for one id")
+	checkSyncedSince(t, lb, ask, since, []string{"before", "b-only"}, "in the other account")
 
 	// A write that records no sync keeps the SyncedAt that answers.
 	rewritten := at("at", time.Time{})
 	rewritten.Name = "rewritten without a sync"
 	upsert(t, s, acctA, rewritten)
-	checkSyncedSince(t, s, acctA, ask, since, []string{"at", "after"}, "after a write with a zero SyncedAt")
-	// And a later sync moves it.
-	upsert(t, s, acctA, at("before", since.Add(time.Minute)))
-	checkSyncedSince(t, s, acctA, ask, since, []string{"before", "at", "after"}, "after a later sync of \"before\"")
+	checkSyncedSince(t, la, ask, since, []string{"at", "after"}, "after a write with a zero SyncedAt")
+	// And a later sync moves it, committed through the lease too.
+	r, _ := startRun(t, la, store.StartOptions{})
+	commit(t, la, store.Batch{RunID: r.ID, Campaigns: []store.Campaign{at("before", since.Add(time.Minute))}})
+	checkSyncedSince(t, la, ask, since, []string{"before", "at", "after"}, "after a later sync of \"before\"")
 }
 
 func testSyncedSinceEmpty(t *testing.T, s store.RunStore) {
 	since := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	checkSyncedSince(t, s, acctA, []string{"a", "b"}, since, nil, "on an empty store")
+	l := acquire(t, s, acctA)
+	checkSyncedSince(t, l, []string{"a", "b"}, since, nil, "on an empty store")
 	upsert(t, s, acctA, sample("a"))
-	checkSyncedSince(t, s, acctA, nil, time.Time{}, nil, "with nil ids")
-	checkSyncedSince(t, s, acctA, []string{}, time.Time{}, nil, "with an empty slice of ids")
+	checkSyncedSince(t, l, nil, time.Time{}, nil, "with nil ids")
+	checkSyncedSince(t, l, []string{}, time.Time{}, nil, "with an empty slice of ids")
+	checkSyncedSince(t, l, []string{"", "a\x00", "\xff", strings.Repeat("x", store.MaxIDBytes+1)}, time.Time{}, nil,
+		"with ids no campaign can have (empty, NUL, not UTF-8, too long)")
 }
 
 func testSyncedSinceMany(t *testing.T, s store.RunStore) {
@@ -126,5 +132,5 @@ func testSyncedSinceMany(t *testing.T, s store.RunStore) {
 	for i := range 100 {
 		ask = append(ask, fmt.Sprintf("absent-%03d", i))
 	}
-	checkSyncedSince(t, s, acctA, ask, since, want, fmt.Sprintf("asking for %d ids at once", len(ask)))
+	checkSyncedSince(t, acquire(t, s, acctA), ask, since, want, fmt.Sprintf("asking for %d ids at once", len(ask)))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -61,5 +62,70 @@ func TestSchemasAreIsolatedAndDropped(t *testing.T) {
 	err = admin.GetContext(ctx, &name, "SELECT nspname FROM pg_namespace WHERE nspname = $1", first)
 	if err != sql.ErrNoRows {
 		t.Fatalf("schema %q still exists after its test ended (err = %v)", first, err)
+	}
+}
+
+// A pool through the proxy works; when the proxy cuts its connections and
+// refuses new ones, the pool's calls fail; when it allows them again, they
+// work again, on new sessions.
+func TestProxyCutsRefusesAndAllows(t *testing.T) {
+	t.Parallel()
+	schema := postgrestest.New(t)
+	proxy := postgrestest.NewProxy(t, schema.URL)
+	db, err := sqlx.Open("postgres", proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	pid := func() (int, error) {
+		var pid int
+		err := db.GetContext(ctx, &pid, "SELECT pg_backend_pid()")
+		return pid, err
+	}
+	first, err := pid()
+	if err != nil {
+		t.Fatalf("a query through the proxy: %v", err)
+	}
+	var current string
+	if err := db.GetContext(ctx, &current, "SELECT current_schema()"); err != nil || current != schema.Name {
+		t.Fatalf("through the proxy, current_schema() = %q, %v; want %q (the URL keeps its parameters)", current, err, schema.Name)
+	}
+
+	proxy.Refuse()
+	if n := proxy.Cut(); n == 0 {
+		t.Fatal("Cut cut no connection; the pool had one open")
+	}
+	for i := range 3 { // the dead pooled connection, then refused new ones
+		if _, err := pid(); err == nil {
+			t.Fatalf("query %d while the proxy refuses connections succeeded", i)
+		}
+	}
+	// The cut session is gone from the server.
+	var alive bool
+	if err := schema.DB.GetContext(ctx, &alive, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", first); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for alive && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		if err := schema.DB.GetContext(ctx, &alive, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if alive {
+		t.Errorf("the server session %d outlived the cut connection by 10s", first)
+	}
+
+	proxy.Allow()
+	second, err := pid()
+	if err != nil {
+		t.Fatalf("a query once the proxy allows connections again: %v", err)
+	}
+	if second == first {
+		t.Errorf("the query after the cut ran in the cut session %d", first)
+	}
+	if proxy.Accepted() < 2 {
+		t.Errorf("the proxy let %d connections through; want at least 2", proxy.Accepted())
 	}
 }

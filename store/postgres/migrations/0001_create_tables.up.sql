@@ -1,5 +1,10 @@
+-- +goose Up
 -- adsync's tables. Ids are COLLATE "C": compared byte by byte, the order of
 -- Go strings, and faster than a linguistic collation in every index lookup.
+
+-- Fail rather than queue behind a long transaction, and every query behind
+-- this one: run the migration again when the database is quieter.
+SET LOCAL lock_timeout = '10s';
 
 CREATE TABLE campaigns (
     account_id   text COLLATE "C" NOT NULL,
