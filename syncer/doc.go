@@ -2,9 +2,11 @@
 // ad platform: it lists every campaign, calls the platform's sync for each,
 // and stores each campaign with the time its sync succeeded.
 //
-// A Syncer composes a platform client and a store, both injected, both
-// small interfaces declared here ([Platform], [Store]), so that tests and
-// services can bring their own:
+// A Syncer composes a platform client and a store, both injected: the
+// platform through [Platform], declared here (the listing's pages and the
+// per-campaign sync), the store as a store.RunStore (campaigns and the
+// bookkeeping of runs). A store that only implements store.Store goes
+// through memory.WithBookkeeping.
 //
 //	client, err := adplatform.New(baseURL, adplatform.StaticCredentials(email, password), adplatform.Options{})
 //	...
@@ -46,9 +48,8 @@
 // Every campaign ends synced, skipped, or failed with its reason: the sync
 // call failed after the client's retries, its record could not be decoded,
 // or the store rejected it. A failed campaign becomes a dead letter (its
-// listed data byte for byte and the last error) when the store keeps them
-// (it implements [store.RunStore], as store/postgres and store/memory do);
-// [Syncer.RetryFailed] re-syncs just those, and the next Run picks them up
+// listed data and the last error); [Syncer.RetryFailed] re-syncs just
+// those, and the next Run picks them up
 // too. Failures are in the [Report], not in Run's error: that error is for a
 // run that could not do its job at all (refused credentials, an unavailable
 // store, a listing that failed part way, a platform asking to wait longer
@@ -56,7 +57,7 @@
 //
 // # Resume and shutdown
 //
-// With a store.RunStore the run holds its account exclusively (a second
+// The run holds its account exclusively (a second
 // run of the account fails at once with store.ErrAccountBusy) and is
 // checkpointed as it goes, one Commit per batch: a campaign counts as
 // synced once its row is stored with its SyncedAt. A run that is killed

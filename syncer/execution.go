@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,7 +28,7 @@ import (
 type execution struct {
 	s        *Syncer
 	run      store.Run
-	lease    store.Lease // nil when the store keeps no bookkeeping
+	lease    store.Lease
 	started  time.Time
 	retrying bool
 	log      *slog.Logger
@@ -157,7 +156,7 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 			reason = "interrupted: " + context.Cause(parent).Error()
 		}
 	}
-	if e.lease != nil {
+	{
 		ctx, cancel := context.WithTimeout(detached, 30*time.Second)
 		err := e.lease.Commit(ctx, store.Batch{
 			RunID:    e.run.ID,
@@ -253,140 +252,6 @@ func (w *callWatch) RequestDone(i adplatform.RequestInfo) {
 	}
 }
 
-// listCampaigns is Run's source: it lists the account's campaigns and
-// hands on those not synced at or after since (zero: none skipped).
-//
-// To ask the store which were synced without a round trip per campaign,
-// it takes what the listing has ready — about a page — at a time.
-func (e *execution) listCampaigns(ctx context.Context, since time.Time, emit emitter) error {
-	type item struct {
-		c   adplatform.Campaign
-		err error
-	}
-	const chunk = 256
-	listed := make(chan item, chunk)
-	listCtx, stopListing := context.WithCancel(ctx)
-	go func() {
-		defer close(listed)
-		for c, err := range e.s.platform.Campaigns(listCtx) {
-			select {
-			case listed <- item{c, err}:
-			case <-listCtx.Done():
-				return
-			}
-		}
-	}()
-	// However this returns, the listing stops before it does: no request
-	// may outlive the run.
-	defer func() {
-		stopListing()
-		for range listed {
-		}
-	}()
-
-	var listErr error
-	items := make([]item, 0, chunk)
-	ids := make([]string, 0, chunk)
-	for first := range listed {
-		items = append(items[:0], first)
-	drain:
-		for len(items) < chunk {
-			select {
-			case it, ok := <-listed:
-				if !ok {
-					break drain
-				}
-				items = append(items, it)
-			default:
-				break drain
-			}
-		}
-
-		var synced map[string]bool
-		if !since.IsZero() {
-			ids = ids[:0]
-			for _, it := range items {
-				if it.err == nil {
-					ids = append(ids, it.c.ID)
-				}
-			}
-			done, err := e.lease.SyncedSince(ctx, ids, since)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("syncer: ask the store which campaigns synced: %w", err)
-			}
-			synced = make(map[string]bool, len(done))
-			for _, id := range done {
-				synced[id] = true
-			}
-		}
-
-		for _, it := range items {
-			var recErr *adplatform.RecordError
-			switch {
-			case it.err == nil:
-				e.countSeen()
-				if synced[it.c.ID] {
-					e.skipped++
-					e.s.progress.skipped.Add(1)
-					e.s.obs.CampaignSkipped(it.c.ID)
-					continue
-				}
-				select {
-				case emit.jobs <- job{c: it.c, listedAt: time.Now()}:
-				case <-ctx.Done():
-					return nil
-				}
-			case errors.As(it.err, &recErr):
-				e.countSeen()
-				emit.results <- undecodable(recErr.ID, recErr.Raw, recErr)
-			case ctx.Err() != nil:
-				return nil // stopping: not a listing failure
-			default:
-				listErr = fmt.Errorf("syncer: list campaigns: %w", it.err)
-			}
-		}
-	}
-	return listErr
-}
-
-// deadLetters is RetryFailed's source: the account's dead letters, page by
-// page, decoded back into campaigns.
-func (e *execution) deadLetters(ctx context.Context, emit emitter) error {
-	const page = 100
-	after := ""
-	for {
-		letters, err := e.lease.DeadLetters(ctx, after, page)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("syncer: read dead letters: %w", err)
-		}
-		for _, dl := range letters {
-			after = dl.CampaignID
-			e.countSeen()
-			var c adplatform.Campaign
-			if err := json.Unmarshal(dl.Data, &c); err != nil {
-				emit.results <- undecodable(dl.CampaignID, dl.Data, fmt.Errorf("syncer: dead letter still undecodable: %w", err))
-				continue
-			}
-			select {
-			// The letter's data was listed before it last failed: content
-			// stored since is newer, and is not replaced by it.
-			case emit.jobs <- job{c: c, listedAt: dl.LastFailedAt}:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-		if len(letters) < page {
-			return nil
-		}
-	}
-}
-
 // countSeen counts one campaign (or record) the source took in.
 func (e *execution) countSeen() {
 	e.seen++
@@ -429,13 +294,7 @@ func (c *clientStats) RateLimitWait(_ adplatform.Endpoint, d time.Duration) {
 	c.e.s.obs.RateLimitWait(d)
 }
 
-func (c *clientStats) PageListed(p adplatform.PageInfo) {
-	if p.Total > 0 {
-		c.e.s.progress.total.Store(int64(p.Total))
-	}
-	c.e.log.Debug("page listed", "page", p.Page, "campaigns", p.Campaigns, "invalid", p.Invalid, "total", p.Total)
-	c.e.s.obs.PageListed(p)
-}
+func (c *clientStats) PageListed(adplatform.PageInfo) {}
 
 func (c *clientStats) fill(r *Report) {
 	r.HTTPRequests = c.requests.Load()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"iter"
 	"log/slog"
 	"sync"
@@ -58,7 +59,7 @@ func newClient(t testing.TB, srv *adplatformtest.Server, tweak ...func(*adplatfo
 }
 
 // newSyncer returns a syncer for account "acct" unless opts names another.
-func newSyncer(t testing.TB, p syncer.Platform, st syncer.Store, opts syncer.Options) *syncer.Syncer {
+func newSyncer(t testing.TB, p syncer.Platform, st store.RunStore, opts syncer.Options) *syncer.Syncer {
 	t.Helper()
 	if opts.AccountID == "" {
 		opts.AccountID = "acct"
@@ -150,30 +151,49 @@ func (l *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// upsertOnly is a store that implements only syncer.Store: no bookkeeping.
+// upsertOnly is a store that implements only store.Store: the kind a
+// user writes, used through memory.WithBookkeeping.
 type upsertOnly struct{ st *memory.Store }
 
 func (u upsertOnly) Upsert(ctx context.Context, account string, cs []store.Campaign) error {
 	return u.st.Upsert(ctx, account, cs)
 }
 
+func (u upsertOnly) Get(ctx context.Context, account, id string) (store.Campaign, error) {
+	return u.st.Get(ctx, account, id)
+}
+
 // scriptedPlatform is a Platform whose listing and sync answers a test
-// scripts, for failures the fake does not produce.
+// scripts, for failures the fake does not produce. It lists its campaigns
+// in pages of pageSize (default: one page).
 type scriptedPlatform struct {
 	campaigns []adplatform.Campaign
+	pageSize  int
 	listErr   error // yielded after the campaigns, if set
 	sync      func(ctx context.Context, id string) (adplatform.SyncResult, error)
 }
 
-func (p *scriptedPlatform) Campaigns(ctx context.Context) iter.Seq2[adplatform.Campaign, error] {
-	return func(yield func(adplatform.Campaign, error) bool) {
-		for _, c := range p.campaigns {
-			if !yield(c, nil) {
+func (p *scriptedPlatform) Pages(ctx context.Context) iter.Seq2[adplatform.Page, error] {
+	return func(yield func(adplatform.Page, error) bool) {
+		size := p.pageSize
+		if size == 0 {
+			size = max(len(p.campaigns), 1)
+		}
+		for i := 0; i < len(p.campaigns); i += size {
+			page := adplatform.Page{Number: i/size + 1, Limit: size, Total: len(p.campaigns), HasMore: i+size < len(p.campaigns)}
+			for _, c := range p.campaigns[i:min(i+size, len(p.campaigns))] {
+				raw, err := json.Marshal(c)
+				if err != nil {
+					panic(err)
+				}
+				page.Records = append(page.Records, adplatform.Record{Campaign: c, Raw: raw})
+			}
+			if !yield(page, nil) {
 				return
 			}
 		}
 		if p.listErr != nil {
-			yield(adplatform.Campaign{}, p.listErr)
+			yield(adplatform.Page{}, p.listErr)
 		}
 	}
 }

@@ -330,23 +330,29 @@ func TestListingStreamsIntoSyncing(t *testing.T) {
 	}
 }
 
-// A store with only Upsert works: no resume, no dead letters, and the
-// options that need bookkeeping say so.
-func TestStoreWithoutBookkeeping(t *testing.T) {
+// A store of one's own, with only Upsert and Get, works through
+// memory.WithBookkeeping: failures are dead letters, RetryFailed retries
+// them, and SkipSyncedWithin asks the store when each campaign synced.
+func TestStoreOfYourOwnWithBookkeeping(t *testing.T) {
 	t.Parallel()
 	srv := newPlatform(t, adplatformtest.Options{Campaigns: 15, SyncErrors: map[string]int{"campaign_2": 404}})
 	mem := memory.New()
-	s := newSyncer(t, newClient(t, srv), upsertOnly{mem}, syncer.Options{})
-	rep := run(t, s)
+	st := memory.WithBookkeeping(upsertOnly{mem})
+	rep := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
 	if rep.Synced != 14 || rep.Failed != 1 || rep.Failures[0].CampaignID != "campaign_2" {
 		t.Fatalf("%+v", rep)
 	}
-	if _, err := s.RetryFailed(context.Background()); !errors.Is(err, syncer.ErrNoBookkeeping) {
-		t.Errorf("RetryFailed: %v, want ErrNoBookkeeping", err)
+	if c, err := mem.Get(context.Background(), "acct", "campaign_1"); err != nil || c.SyncedAt.IsZero() {
+		t.Fatalf("campaign_1 in the user's store: %+v, %v", c, err)
 	}
-	if _, err := syncer.New(newClient(t, srv), upsertOnly{mem}, syncer.Options{AccountID: "a", SkipSyncedWithin: time.Hour}); err == nil ||
-		!strings.Contains(err.Error(), "SkipSyncedWithin") {
-		t.Errorf("SkipSyncedWithin without bookkeeping: %v", err)
+	healed := newPlatform(t, adplatformtest.Options{Campaigns: 15})
+	retry, err := newSyncer(t, newClient(t, healed), st, syncer.Options{}).RetryFailed(context.Background())
+	if err != nil || retry.Synced != 1 {
+		t.Errorf("RetryFailed: %+v, %v; want campaign_2 synced", retry, err)
+	}
+	again := run(t, newSyncer(t, newClient(t, healed), st, syncer.Options{SkipSyncedWithin: time.Hour}))
+	if again.Skipped != 15 || again.Synced != 0 {
+		t.Errorf("with SkipSyncedWithin: %+v; want all 15 skipped", again)
 	}
 }
 
@@ -421,7 +427,7 @@ func TestRunWithWrongCredentials(t *testing.T) {
 func TestRunWithStoreDown(t *testing.T) {
 	t.Parallel()
 	p := &scriptedPlatform{campaigns: scriptedCampaigns(5)}
-	s := newSyncer(t, p, downStore{}, syncer.Options{StoreRetries: 1})
+	s := newSyncer(t, p, memory.WithBookkeeping(downStore{}), syncer.Options{StoreRetries: 1})
 	rep, err := s.Run(context.Background())
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Run: %v; want store.ErrUnavailable", err)
@@ -435,6 +441,10 @@ type downStore struct{}
 
 func (downStore) Upsert(context.Context, string, []store.Campaign) error {
 	return errors.Join(store.ErrUnavailable, errors.New("connection refused"))
+}
+
+func (downStore) Get(context.Context, string, string) (store.Campaign, error) {
+	return store.Campaign{}, errors.Join(store.ErrUnavailable, errors.New("connection refused"))
 }
 
 // A listing that fails part way is an error, and the run is resumable.

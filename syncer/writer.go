@@ -13,10 +13,10 @@ import (
 )
 
 // writer is the run's only store writer. It batches results by count or
-// by time, and records each batch: with a lease, in one Commit (the
-// campaigns, synced ones with their SyncedAt and failed ones with their
-// listed data, the dead letters of the failures, the resolution of those
-// of the synced, the run's progress); without, by one Upsert. Records the
+// by time, and records each batch in one Commit (the campaigns, synced
+// ones with their SyncedAt and failed ones with their listed data, the
+// dead letters of the failures, the resolution of those of the synced,
+// the run's progress). Records the
 // store rejects become failures. Only then does it count a campaign as
 // synced: Report.Synced means synced and stored.
 type writer struct {
@@ -86,14 +86,7 @@ func (w *writer) flush(ctx context.Context) {
 	defer func() {
 		w.rows, w.entries = w.rows[:0], w.entries[:0]
 	}()
-	var synced []string
-	var failures []failure
-	var ok bool
-	if w.e.lease != nil {
-		synced, failures, ok = w.commit(ctx)
-	} else {
-		synced, failures, ok = w.upsert(ctx)
-	}
+	synced, failures, ok := w.commit(ctx)
 	if !ok {
 		return
 	}
@@ -149,29 +142,6 @@ func (w *writer) commit(ctx context.Context) ([]string, []failure, bool) {
 		}
 		return synced, failures, true
 	}
-}
-
-// upsert writes the batch's campaigns, for a store without bookkeeping.
-func (w *writer) upsert(ctx context.Context) ([]string, []failure, bool) {
-	s := w.e.s
-	rejected := map[int]error{}
-	if len(w.rows) > 0 {
-		err := w.retry(ctx, "store campaigns", func(ctx context.Context) error {
-			return s.store.Upsert(ctx, s.opts.AccountID, w.rows)
-		})
-		var batchErr *store.BatchError
-		switch {
-		case errors.As(err, &batchErr):
-			for _, r := range batchErr.Rejected {
-				rejected[r.Index] = r
-			}
-		case err != nil:
-			w.fail(err)
-			return nil, nil, false
-		}
-	}
-	synced, failures := w.sort(rejected)
-	return synced, failures, true
 }
 
 // sort sorts the batch into the ids of the campaigns synced and the

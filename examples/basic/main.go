@@ -45,6 +45,7 @@ import (
 	"github.com/adsync/adsync/adplatform"
 	"github.com/adsync/adsync/adplatform/adplatformtest"
 	"github.com/adsync/adsync/examples/internal/ratelimit"
+	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/store/memory"
 	"github.com/adsync/adsync/store/postgres"
 	"github.com/adsync/adsync/syncer"
@@ -208,7 +209,7 @@ func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Clien
 
 // openStore opens the store DATABASE_URL names, migrated, or an in-memory
 // one. The returned function closes it.
-func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) (syncer.Store, func(), error) {
+func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) (store.RunStore, func(), error) {
 	if cfg.dbURL == "" {
 		con.Printf("basic: no %s: using an in-memory store (nothing is kept after exit: an interrupted run cannot be resumed)\n", envDatabase)
 		if cfg.retryFailed {
