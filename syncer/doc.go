@@ -57,8 +57,10 @@
 //
 // # Resume and shutdown
 //
-// The run holds its account exclusively (a second
-// run of the account fails at once with store.ErrAccountBusy) and is
+// The run holds its account exclusively, across processes (a second run
+// of the account fails at once with store.ErrAccountBusy, naming it; a run
+// that loses its account, store.ErrAccountLost, stops writing at once) and
+// is
 // checkpointed as it goes, one Commit per batch: a campaign counts as
 // synced once its row is stored with its SyncedAt. A run that is killed
 // (even with SIGKILL) leaves the store consistent, and the next Run resumes

@@ -156,7 +156,7 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 			reason = "interrupted: " + context.Cause(parent).Error()
 		}
 	}
-	{
+	if !w.lost {
 		ctx, cancel := context.WithTimeout(detached, 30*time.Second)
 		err := e.lease.Commit(ctx, store.Batch{
 			RunID:    e.run.ID,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/adsync/adsync/adplatform"
 	"github.com/adsync/adsync/adplatform/adplatformtest"
+	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/store/postgres"
 	"github.com/adsync/adsync/store/postgres/postgrestest"
 	"github.com/adsync/adsync/syncer"
@@ -220,4 +222,86 @@ func childPlatformServer() int {
 	fmt.Println(srv.URL)
 	bufio.NewReader(os.Stdin).ReadString('\n')
 	return 0
+}
+
+// Two stores on one database (as two processes would have) share the
+// account's lock: while a run of one holds the account, a run through the
+// other fails at once with ErrAccountBusy, naming it.
+func TestAccountBusyAcrossStoresPostgres(t *testing.T) {
+	t.Parallel()
+	st, schema := newPostgresStore(t)
+	other, err := postgres.Open(context.Background(), schema.URL, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	p, inFlight, open := gatedPlatform(5)
+	done := make(chan error)
+	go func() {
+		_, err := newSyncer(t, p, st, syncer.Options{AccountID: "acme"}).Run(context.Background())
+		done <- err
+	}()
+	<-inFlight
+	_, err = newSyncer(t, p, other, syncer.Options{AccountID: "acme"}).Run(context.Background())
+	if !errors.Is(err, store.ErrAccountBusy) || !strings.Contains(err.Error(), `"acme"`) {
+		t.Errorf("second run: %v; want ErrAccountBusy naming the account", err)
+	}
+	open()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A run whose lock session dies while another holder takes the account
+// stops with ErrAccountLost, and writes nothing more.
+func TestLostAccountPostgres(t *testing.T) {
+	t.Parallel()
+	st, schema := newPostgresStore(t)
+	other, err := postgres.Open(context.Background(), schema.URL, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	p, inFlight, open := gatedPlatform(5)
+	type outcome struct {
+		rep syncer.Report
+		err error
+	}
+	done := make(chan outcome)
+	go func() {
+		rep, err := newSyncer(t, p, st, syncer.Options{AccountID: "acme"}).Run(context.Background())
+		done <- outcome{rep, err}
+	}()
+	<-inFlight
+
+	// End the lease's session, as a dead connection would, and take the
+	// account through the other store meanwhile.
+	var pids []int
+	if err := schema.DB.Select(&pids, `SELECT l.pid FROM pg_locks l JOIN pg_namespace n ON n.oid = l.classid
+		WHERE l.locktype = 'advisory' AND n.nspname = $1`, schema.Name); err != nil || len(pids) != 1 {
+		t.Fatalf("the lease's session: %v, %v; want one", pids, err)
+	}
+	if _, err := schema.DB.Exec(`SELECT pg_terminate_backend($1)`, pids[0]); err != nil {
+		t.Fatal(err)
+	}
+	var thief store.Lease
+	deadline := time.Now().Add(10 * time.Second)
+	for thief == nil {
+		thief, err = other.Acquire(context.Background(), "acme")
+		if err != nil && time.Now().After(deadline) {
+			t.Fatalf("the other store could not take the account: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	defer thief.Release(context.Background())
+
+	open()
+	o := <-done
+	if !errors.Is(o.err, store.ErrAccountLost) {
+		t.Fatalf("Run: %v; want ErrAccountLost", o.err)
+	}
+	var synced int
+	if err := schema.DB.Get(&synced, `SELECT count(*) FROM campaigns WHERE synced_at IS NOT NULL`); err != nil || synced != 0 || o.rep.Synced != 0 {
+		t.Errorf("%d campaigns stored synced (%v), report %d: want none written after the loss", synced, err, o.rep.Synced)
+	}
 }

@@ -25,7 +25,10 @@ type Platform interface {
 }
 
 // Syncer syncs one account's campaigns from a platform into a store. Its
-// methods are safe for concurrent use.
+// methods are safe for concurrent use, but an account has one run at a
+// time, across processes: Run or RetryFailed while another holds the
+// account (on this Syncer or elsewhere) fails at once with an error
+// matching store.ErrAccountBusy.
 type Syncer struct {
 	platform Platform
 	store    store.RunStore
@@ -70,6 +73,14 @@ func New(platform Platform, st store.RunStore, opts Options) (*Syncer, error) {
 // succeeded. Listing streams into syncing, sync calls run concurrently, and
 // the writer batches store writes.
 //
+// Run holds the account exclusively for its whole duration (through
+// store.RunStore.Acquire), across processes: another Run or RetryFailed of
+// it meanwhile fails at once with an error matching store.ErrAccountBusy
+// that names the account. A run that loses the account (its lease lost,
+// store.ErrAccountLost: another holder took it) stops at once with that
+// error and writes nothing more. The account is released when Run
+// returns, even when ctx was cancelled.
+//
 // Run resumes the account's unfinished run (unless Options.Fresh):
 // campaigns that run already synced are skipped, not synced again.
 // Campaigns that fail become dead letters, with the listed data and the
@@ -91,7 +102,7 @@ func (s *Syncer) Run(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	defer lease.Release(context.WithoutCancel(ctx))
+	defer release(ctx, lease)
 	if run.Note != "" {
 		s.log.Warn("run not resumed", "account", s.opts.AccountID, "note", run.Note)
 	}
@@ -122,7 +133,7 @@ func (s *Syncer) RetryFailed(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	defer lease.Release(context.WithoutCancel(ctx))
+	defer release(ctx, lease)
 	e := s.newExecution(run, lease, started)
 	e.retrying = true
 	return e.execute(ctx, e.deadLetters)
@@ -136,10 +147,23 @@ func (s *Syncer) start(ctx context.Context, opts store.StartOptions) (store.Leas
 	}
 	run, err := lease.StartRun(ctx, opts)
 	if err != nil {
-		lease.Release(context.WithoutCancel(ctx))
+		release(ctx, lease)
 		return nil, store.Run{}, fmt.Errorf("syncer: start run: %w", err)
 	}
 	return lease, run, nil
+}
+
+// releaseTimeout bounds giving the account up: a database that does not
+// answer must not hold the caller. A lease whose release fails is freed
+// anyway when its connection goes.
+const releaseTimeout = 10 * time.Second
+
+// release gives the account up, even when ctx is cancelled (a stopped run
+// still releases what it holds).
+func release(ctx context.Context, lease store.Lease) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	_ = lease.Release(ctx)
 }
 
 // Progress returns the counts of the run in progress, or of the last run

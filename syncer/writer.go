@@ -26,6 +26,7 @@ type writer struct {
 	rows    []store.Campaign
 	entries []entry // one per pending result with something to record
 	broken  bool    // a store write failed for good: drop the rest
+	lost    bool    // ... because the lease was lost: write nothing more
 }
 
 // entry is a pending result; row is its index in rows, or -1.
@@ -190,6 +191,11 @@ func (w *writer) failed(id string, err error) {
 // syncs them again.
 func (w *writer) fail(err error) {
 	w.broken = true
+	if errors.Is(err, store.ErrAccountLost) {
+		w.lost = true
+		w.e.stopRun(fmt.Errorf("syncer: stopped, writing nothing more: %w", err))
+		return
+	}
 	w.e.stopRun(fmt.Errorf("syncer: store unavailable: %w", err))
 }
 

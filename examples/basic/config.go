@@ -74,8 +74,8 @@ Environment:
 
 Exit status: 0 every campaign synced; 1 some campaigns failed, or the run
 stopped on an error; 2 a configuration or start-up error (flags, environment,
-database, refused credentials); 130 interrupted by SIGINT or SIGTERM (a second
-signal quits at once).
+database, refused credentials); 3 the account is busy (another run holds it);
+130 interrupted by SIGINT or SIGTERM (a second signal quits at once).
 
 Flags:
 `

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/syncer"
 )
 
@@ -86,6 +87,7 @@ func TestExitCode(t *testing.T) {
 		{"interrupted", syncer.Report{Seen: 3, Synced: 1, Interrupted: true}, nil, exitFailed},
 		{"run error", syncer.Report{Interrupted: true}, errors.New("syncer: list campaigns: boom"), exitFailed},
 		{"credentials refused", syncer.Report{Interrupted: true}, authErr, exitStartup},
+		{"account busy", syncer.Report{}, fmt.Errorf("syncer: %w", &store.AccountError{AccountID: "a", Err: store.ErrAccountBusy}), exitBusy},
 	}
 	for _, tt := range tests {
 		if got := exitCode(tt.rep, tt.err); got != tt.want {

@@ -21,8 +21,10 @@
 //
 // Exit status: 0 every campaign synced; 1 some campaigns failed (listed in
 // the report), or the run stopped on an error after it started; 2 a
-// configuration or start-up error, refused credentials included; 130
-// interrupted by SIGINT or SIGTERM. The first signal stops the run
+// configuration or start-up error, refused credentials included; 3 the
+// account is busy: another run (another process, an overlapping cron)
+// holds it, and nothing was done; 130 interrupted by SIGINT or SIGTERM.
+// The first signal stops the run
 // gracefully (calls on the wire finish and are stored, the run is recorded
 // interrupted, and the next run resumes it); a second one quits at once.
 package main
@@ -56,6 +58,7 @@ const (
 	exitOK          = 0
 	exitFailed      = 1
 	exitStartup     = 2
+	exitBusy        = 3
 	exitInterrupted = 130
 )
 
@@ -152,6 +155,8 @@ func exitCode(rep syncer.Report, runErr error) int {
 	switch {
 	case errors.As(runErr, &authErr):
 		return exitStartup // refused credentials are a configuration error
+	case errors.Is(runErr, store.ErrAccountBusy):
+		return exitBusy
 	case runErr != nil, rep.Failed > 0, rep.Interrupted:
 		return exitFailed
 	}

@@ -195,3 +195,28 @@ func TestRetryFailed(t *testing.T) {
 		t.Errorf("%d dead letters left (%v), want none", letters, err)
 	}
 }
+
+// A second run of an account that a run holds (an overlapping cron, a
+// second replica) exits 3 at once, saying the account is busy, and does
+// nothing; the first goes on and completes.
+func TestAccountBusy(t *testing.T) {
+	t.Parallel()
+	schema, dbURL, _ := pgURL(t)
+	env := append(startPlatform(t, "-campaigns", "30", "-rate", "100/1s", "-sync-latency", "300ms"), envDatabase+"="+dbURL, envAccountID+"=acme")
+	first := startBasic(t, env, "-json", "-rate", "100/1s", "-concurrency", "2")
+	waitSynced(t, schema, "acme", 1, 30*time.Second)
+
+	second := runBasic(t, env, "-json", "-rate", "100/1s")
+	if code := second.ExitCode(); code != exitBusy {
+		t.Errorf("second run: exit status %d, want 3", code)
+	}
+	if !strings.Contains(second.Stderr(), `account "acme" is busy`) {
+		t.Errorf("the second run does not say the account is busy:\n%s", second.Stderr())
+	}
+	if code := first.Wait(t, runTimeout); code != exitOK {
+		t.Errorf("first run: exit status %d, want 0", code)
+	}
+	if n := len(syncedRows(t, schema, "acme")); n != 30 {
+		t.Errorf("%d campaigns synced, want 30", n)
+	}
+}
