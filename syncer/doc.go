@@ -68,6 +68,20 @@
 // resumed: the next one starts afresh (Options.SkipSyncedWithin skips
 // campaigns synced recently anyway).
 //
+// # Patience with the database
+//
+// The writer is the run's one retry layer for the store (a lease makes one
+// attempt per call): a Commit, or a read of the run, that fails with
+// store.ErrUnavailable (a restart, a failover, a lost connection) is made
+// again after a capped, jittered backoff, each attempt under
+// Options.StoreAttemptTimeout, until the database has been unavailable for
+// Options.StoreRetryBudget. Meanwhile the writer reads no result: the
+// workers block on the bounded channels, the source on theirs, and nothing
+// a sync call brought back is dropped. Recording the end of the run is
+// retried the same way. Past the budget the run stops, interrupted, with an
+// error matching store.ErrUnavailable that says for how long, and the next
+// run resumes it.
+//
 // When Run's context is cancelled, it stops listing and starting calls,
 // abandons calls still waiting for a rate-limit slot, lets calls already on
 // the wire finish within Options.GracePeriod, stores what they brought

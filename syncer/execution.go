@@ -131,13 +131,8 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	w := newWriter(e)
 	w.consume(writeCtx, results)
 
-	// Every goroutine has finished: decide how the run ended.
-	rep := w.report
-	rep.RunID, rep.AccountID, rep.Resumed, rep.Retry = e.run.ID, s.opts.AccountID, e.run.Resumed, e.retrying
-	rep.Seen, rep.Skipped = e.seen, e.skipped
-	rep.StartedAt, rep.Duration = e.started, time.Since(e.started)
-	e.client.fill(&rep)
-
+	// Every goroutine but the writer's has finished: decide how the run
+	// ended, and record it with what is left to store.
 	fatal := context.Cause(runCtx)
 	if fatal != nil && errors.Is(fatal, context.Canceled) && parent.Err() != nil {
 		fatal = nil // the caller cancelled: a graceful stop, not a failure
@@ -145,10 +140,9 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	if fatal == nil && sourceErr != nil {
 		fatal = sourceErr
 	}
-	rep.Interrupted = parent.Err() != nil || fatal != nil
-
+	stopped := parent.Err() != nil || fatal != nil
 	status, reason := store.RunCompleted, ""
-	if rep.Interrupted {
+	if stopped {
 		status = store.RunInterrupted
 		if fatal != nil {
 			reason = fatal.Error()
@@ -156,18 +150,16 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 			reason = "interrupted: " + context.Cause(parent).Error()
 		}
 	}
-	if !w.lost {
-		ctx, cancel := context.WithTimeout(detached, 30*time.Second)
-		err := e.lease.Commit(ctx, store.Batch{
-			RunID:    e.run.ID,
-			Progress: store.RunCounts{Seen: rep.Seen, Synced: rep.Synced, Skipped: rep.Skipped, Failed: rep.Failed},
-			Finish:   &store.RunFinish{Status: status, Error: reason},
-		})
-		cancel()
-		if err != nil && fatal == nil {
-			fatal = fmt.Errorf("syncer: record the end of the run: %w", err)
-		}
+	if err := w.finish(writeCtx, store.RunFinish{Status: status, Error: reason}); err != nil && fatal == nil {
+		fatal = fmt.Errorf("syncer: record the end of the run: %w", err)
 	}
+
+	rep := w.report
+	rep.RunID, rep.AccountID, rep.Resumed, rep.Retry = e.run.ID, s.opts.AccountID, e.run.Resumed, e.retrying
+	rep.Seen, rep.Skipped = e.seen, e.skipped
+	rep.StartedAt, rep.Duration = e.started, time.Since(e.started)
+	rep.Interrupted = stopped || fatal != nil
+	e.client.fill(&rep)
 
 	e.log.Info("run finished", "status", status, "seen", rep.Seen, "synced", rep.Synced, "skipped", rep.Skipped,
 		"failed", rep.Failed, "pending", rep.Pending(), "duration", rep.Duration, "http_requests", rep.HTTPRequests,

@@ -47,9 +47,19 @@ type Options struct {
 	// always counts every failure, and every failure is a dead letter.
 	MaxReportedFailures int
 
-	// StoreRetries is how many times a store write that failed as a whole
-	// is retried before the run stops (default 3).
-	StoreRetries int
+	// StoreAttemptTimeout bounds each attempt at a store call (default
+	// 30s): a database that does not answer is given up on and asked
+	// again, as one that refuses is.
+	StoreAttemptTimeout time.Duration
+
+	// StoreRetryBudget is how long a run waits for an unavailable database
+	// (default 5 minutes): a store call failing with store.ErrUnavailable
+	// (a restart, a failover, a lost connection) is retried with capped,
+	// jittered backoff until it succeeds or the database has been
+	// unavailable this long. Meanwhile the run pauses: its sync calls wait
+	// for the writer, and nothing they brought back is dropped. Past the
+	// budget the run stops, interrupted, and the next run resumes it.
+	StoreRetryBudget time.Duration
 
 	// Logger receives the run's log lines, each with the run id and the
 	// account. Nil means silent.
@@ -75,7 +85,8 @@ func (opts Options) withDefaults() (Options, error) {
 		{"GracePeriod", int64(opts.GracePeriod)},
 		{"SkipSyncedWithin", int64(opts.SkipSyncedWithin)},
 		{"MaxReportedFailures", int64(opts.MaxReportedFailures)},
-		{"StoreRetries", int64(opts.StoreRetries)},
+		{"StoreAttemptTimeout", int64(opts.StoreAttemptTimeout)},
+		{"StoreRetryBudget", int64(opts.StoreRetryBudget)},
 	} {
 		if f.value < 0 {
 			return opts, fmt.Errorf("syncer: Options.%s: must not be negative", f.name)
@@ -89,7 +100,8 @@ func (opts Options) withDefaults() (Options, error) {
 	setDefault(&opts.FlushInterval, 200*time.Millisecond)
 	setDefault(&opts.GracePeriod, 30*time.Second)
 	setDefault(&opts.MaxReportedFailures, 1000)
-	setDefault(&opts.StoreRetries, 3)
+	setDefault(&opts.StoreAttemptTimeout, 30*time.Second)
+	setDefault(&opts.StoreRetryBudget, 5*time.Minute)
 	return opts, nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/adsync/adsync/adplatform"
 	"github.com/adsync/adsync/adplatform/adplatformtest"
 	"github.com/adsync/adsync/store"
@@ -303,5 +305,101 @@ func TestLostAccountPostgres(t *testing.T) {
 	var synced int
 	if err := schema.DB.Get(&synced, `SELECT count(*) FROM campaigns WHERE synced_at IS NOT NULL`); err != nil || synced != 0 || o.rep.Synced != 0 {
 		t.Errorf("%d campaigns stored synced (%v), report %d: want none written after the loss", synced, err, o.rep.Synced)
+	}
+}
+
+// proxiedStore returns a migrated PostgreSQL store in a schema of its own
+// that reaches the database through a proxy the test drives, the schema
+// (for direct queries), and the proxy.
+func proxiedStore(t *testing.T) (*postgres.Store, *postgrestest.Schema, *postgrestest.Proxy) {
+	t.Helper()
+	_, schema := newPostgresStore(t) // migrated directly
+	proxy := postgrestest.NewProxy(t, schema.URL)
+	db, err := sqlx.Open("postgres", proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	st, err := postgres.New(db, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, schema, proxy
+}
+
+// takeDown makes the database unreachable through proxy for d, from when
+// the n-th campaign is stored: new connections are refused and open ones
+// cut. back is closed when it is reachable again.
+func takeDown(proxy *postgrestest.Proxy, n int, d time.Duration) (obs *recorder, back <-chan struct{}) {
+	up := make(chan struct{})
+	return &recorder{onSynced: func(synced int) {
+		if synced != n {
+			return
+		}
+		proxy.Refuse()
+		proxy.Cut()
+		time.AfterFunc(d, func() {
+			proxy.Allow()
+			close(up)
+		})
+	}}, up
+}
+
+// PostgreSQL unreachable for 15 s in the middle of a run of 120 campaigns:
+// the same run finishes, every campaign is stored with synced_at, and the
+// platform sees at most 2 sync calls more than campaigns.
+func TestDatabaseOutagePostgres(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("waits out a 15 s outage")
+	}
+	st, schema, proxy := proxiedStore(t)
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 120})
+	obs, back := takeDown(proxy, 30, 15*time.Second)
+	rep, err := newSyncer(t, newClient(t, srv), st, syncer.Options{BatchSize: 10, Observer: obs}).Run(context.Background())
+	select {
+	case <-back:
+	default:
+		t.Fatalf("the run ended during the outage: %v, %+v", err, rep)
+	}
+	if err != nil || rep.Synced != 120 || rep.Interrupted {
+		t.Fatalf("Run: %v, %+v; want the run to finish, all 120 synced", err, rep)
+	}
+	var stored int
+	if err := schema.DB.Get(&stored, `SELECT count(*) FROM campaigns WHERE synced_at IS NOT NULL`); err != nil || stored != 120 {
+		t.Errorf("%d campaigns stored with synced_at (%v), want 120", stored, err)
+	}
+	calls := 0
+	for _, s := range srv.Platform.Stats().Syncs {
+		calls += s.Calls
+	}
+	if calls > 122 {
+		t.Errorf("%d sync calls for 120 campaigns; want at most 122", calls)
+	}
+	var status string
+	if err := schema.DB.Get(&status, `SELECT status FROM runs`); err != nil || status != "completed" {
+		t.Errorf("the run is %q (%v), want completed", status, err)
+	}
+}
+
+// An outage longer than StoreRetryBudget stops the run, interrupted and
+// resumable; once PostgreSQL is back, a rerun resumes it and finishes.
+func TestDatabaseOutageBeyondTheBudgetPostgres(t *testing.T) {
+	t.Parallel()
+	st, schema, proxy := proxiedStore(t)
+	srv := newPlatform(t, adplatformtest.Options{Campaigns: 120})
+	obs, back := takeDown(proxy, 30, 5*time.Second)
+	first, err := newSyncer(t, newClient(t, srv), st, syncer.Options{BatchSize: 10, StoreRetryBudget: time.Second, Observer: obs}).Run(context.Background())
+	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "run again to resume") || !first.Interrupted {
+		t.Fatalf("Run: %v; want the database unavailable past the budget, resumable", err)
+	}
+	<-back
+	second := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
+	if !second.Resumed || second.RunID != first.RunID || second.Skipped < 30 || second.Skipped+second.Synced != 120 {
+		t.Fatalf("rerun %+v; want run %s resumed, what the first stored skipped, the rest synced", second, first.RunID)
+	}
+	var stored int
+	if err := schema.DB.Get(&stored, `SELECT count(*) FROM campaigns WHERE synced_at IS NOT NULL`); err != nil || stored != 120 {
+		t.Errorf("%d campaigns stored with synced_at (%v), want 120", stored, err)
 	}
 }

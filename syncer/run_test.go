@@ -386,7 +386,8 @@ func TestNewValidatesOptions(t *testing.T) {
 		{syncer.Options{AccountID: "a", FlushInterval: -time.Second}, "FlushInterval"},
 		{syncer.Options{AccountID: "a", GracePeriod: -1}, "GracePeriod"},
 		{syncer.Options{AccountID: "a", SkipSyncedWithin: -1}, "SkipSyncedWithin"},
-		{syncer.Options{AccountID: "a", StoreRetries: -1}, "StoreRetries"},
+		{syncer.Options{AccountID: "a", StoreAttemptTimeout: -1}, "StoreAttemptTimeout"},
+		{syncer.Options{AccountID: "a", StoreRetryBudget: -time.Second}, "StoreRetryBudget"},
 	} {
 		_, err := syncer.New(p, st, tc.opts)
 		if err == nil || !strings.Contains(err.Error(), "Options."+tc.field) {
@@ -427,7 +428,7 @@ func TestRunWithWrongCredentials(t *testing.T) {
 func TestRunWithStoreDown(t *testing.T) {
 	t.Parallel()
 	p := &scriptedPlatform{campaigns: scriptedCampaigns(5)}
-	s := newSyncer(t, p, memory.WithBookkeeping(downStore{}), syncer.Options{StoreRetries: 1})
+	s := newSyncer(t, p, memory.WithBookkeeping(downStore{}), syncer.Options{StoreRetryBudget: 100 * time.Millisecond})
 	rep, err := s.Run(context.Background())
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Run: %v; want store.ErrUnavailable", err)

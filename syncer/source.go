@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/store"
 )
 
 // listCampaigns is Run's source: it ranges over the account's listing,
@@ -32,7 +33,11 @@ func (e *execution) listCampaigns(ctx context.Context, since time.Time, emit emi
 					ids = append(ids, r.Campaign.ID)
 				}
 			}
-			done, err := e.lease.SyncedSince(ctx, ids, since)
+			var done []string
+			err := e.patience().do(ctx, func(ctx context.Context) (err error) {
+				done, err = e.lease.SyncedSince(ctx, ids, since)
+				return err
+			})
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -93,7 +98,11 @@ func (e *execution) deadLetters(ctx context.Context, emit emitter) error {
 	const page = 100
 	after := ""
 	for {
-		letters, err := e.lease.DeadLetters(ctx, after, page)
+		var letters []store.DeadLetter
+		err := e.patience().do(ctx, func(ctx context.Context) (err error) {
+			letters, err = e.lease.DeadLetters(ctx, after, page)
+			return err
+		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
@@ -13,26 +12,26 @@ import (
 )
 
 // writer is the run's only store writer. It batches results by count or
-// by time, and records each batch in one Commit (the campaigns, synced
-// ones with their SyncedAt and failed ones with their listed data, the
-// dead letters of the failures, the resolution of those of the synced,
-// the run's progress). Records the
-// store rejects become failures. Only then does it count a campaign as
-// synced: Report.Synced means synced and stored.
+// by time, and records each batch in one Lease.Commit: the campaigns
+// (synced ones with their SyncedAt, failed ones with their listed data),
+// the dead letters of the failures, the resolution of those of the synced,
+// and the run's progress. The last Commit of a run also carries its end.
+// Records the store rejects become failures, and the batch is committed
+// again without them. Only once a batch is committed does it count a
+// campaign as synced: Report.Synced means synced and stored.
+//
+// A Commit that fails because the database is unavailable is retried with
+// patience (see patience): meanwhile the writer reads no result, so the
+// workers block on the bounded results channel and the source on theirs,
+// and nothing a sync call brought back is dropped.
 type writer struct {
-	e      *execution
-	report Report
+	e       *execution
+	p       patience
+	report  Report
+	pending []result
 
-	rows    []store.Campaign
-	entries []entry // one per pending result with something to record
-	broken  bool    // a store write failed for good: drop the rest
-	lost    bool    // ... because the lease was lost: write nothing more
-}
-
-// entry is a pending result; row is its index in rows, or -1.
-type entry struct {
-	res result
-	row int
+	broken bool // a Commit failed for good: drop the rest
+	lost   bool // ... because the lease was lost: write nothing more
 }
 
 // failure is a campaign of a batch that failed.
@@ -43,11 +42,12 @@ type failure struct {
 }
 
 func newWriter(e *execution) *writer {
-	n := e.s.opts.BatchSize
-	return &writer{e: e, rows: make([]store.Campaign, 0, n), entries: make([]entry, 0, n)}
+	return &writer{e: e, p: e.patience(), pending: make([]result, 0, e.s.opts.BatchSize)}
 }
 
-// consume drains results until the channel is closed.
+// consume drains results until the channel is closed, committing a batch
+// when it is full or FlushInterval has passed. What is pending when the
+// channel closes is left for finish.
 func (w *writer) consume(ctx context.Context, results <-chan result) {
 	ticker := time.NewTicker(w.e.s.opts.FlushInterval)
 	defer ticker.Stop()
@@ -55,123 +55,149 @@ func (w *writer) consume(ctx context.Context, results <-chan result) {
 		select {
 		case r, ok := <-results:
 			if !ok {
-				w.flush(ctx)
 				return
 			}
-			w.add(r)
-			if len(w.entries) >= w.e.s.opts.BatchSize {
-				w.flush(ctx)
+			if r.abandoned || w.broken {
+				continue
+			}
+			w.pending = append(w.pending, r)
+			if len(w.pending) >= w.e.s.opts.BatchSize {
+				w.flush(ctx, nil)
 			}
 		case <-ticker.C:
-			w.flush(ctx)
+			w.flush(ctx, nil)
 		}
 	}
 }
 
-func (w *writer) add(r result) {
-	if r.abandoned || w.broken {
-		return
+// finish commits what is pending with the run's end, as patiently as any
+// batch. It returns the error that kept the end from being recorded, if
+// any. After the writer broke, it makes one attempt: the database may be
+// back; if it is not, the run stays running in the store, and the next
+// run resumes it.
+func (w *writer) finish(ctx context.Context, end store.RunFinish) error {
+	if w.lost {
+		return nil
 	}
-	row := -1
-	if r.raw == nil {
-		row = len(w.rows)
-		w.rows = append(w.rows, toStore(r.campaign, r.listedAt, r.syncedAt))
+	if w.broken {
+		w.pending = w.pending[:0]
+		return w.p.once(ctx, func(ctx context.Context) error { return w.e.lease.Commit(ctx, w.batch(nil, &end)) })
 	}
-	w.entries = append(w.entries, entry{res: r, row: row})
+	return w.flush(ctx, &end)
 }
 
-func (w *writer) flush(ctx context.Context) {
-	if len(w.entries) == 0 {
-		return
+// flush commits the pending results (and end, when set) in one Commit.
+// Campaigns the store rejects are moved to the batch's failures, and the
+// batch is committed again without them. A failure to commit breaks the
+// writer and stops the run; it is returned too.
+func (w *writer) flush(ctx context.Context, end *store.RunFinish) error {
+	if (len(w.pending) == 0 && end == nil) || w.broken {
+		return nil
 	}
-	defer func() {
-		w.rows, w.entries = w.rows[:0], w.entries[:0]
-	}()
-	synced, failures, ok := w.commit(ctx)
-	if !ok {
-		return
-	}
-	for _, f := range failures {
-		w.failed(f.key, f.err)
-	}
-	s := w.e.s
-	for _, id := range synced {
-		w.report.Synced++
-		s.progress.synced.Add(1)
-		s.obs.CampaignSynced(id)
-	}
-	w.e.log.Debug("batch stored", "synced", len(synced), "failed", len(failures))
-}
-
-// commit records the batch through the lease, in one Commit. Campaigns the
-// store rejects are moved to the batch's failures, and the batch committed
-// again without them.
-func (w *writer) commit(ctx context.Context) ([]string, []failure, bool) {
-	s := w.e.s
-	rejected := map[int]error{}
-	for {
-		synced, failures := w.sort(rejected)
-		rows := make([]store.Campaign, 0, len(w.rows))
-		at := make([]int, 0, len(w.rows)) // rows[i] is w.rows[at[i]]
-		for i, c := range w.rows {
-			if _, bad := rejected[i]; !bad {
-				rows, at = append(rows, c), append(at, i)
-			}
-		}
-		letters := make([]store.DeadLetter, len(failures))
-		for i, f := range failures {
-			letters[i] = store.DeadLetter{CampaignID: f.key, Data: f.data, Error: f.err.Error()}
-		}
-		b := store.Batch{
-			RunID: w.e.run.ID, Campaigns: rows, DeadLetters: letters, Resolved: synced,
-			Progress: store.RunCounts{
-				Seen: int(s.progress.seen.Load()), Skipped: int(s.progress.skipped.Load()),
-				Synced: w.report.Synced + len(synced), Failed: w.report.Failed + len(failures),
-			},
-		}
-		err := w.retry(ctx, "commit", func(ctx context.Context) error { return w.e.lease.Commit(ctx, b) })
+	defer func() { w.pending = w.pending[:0] }()
+	rejected := map[int]error{} // pending index → why the store rejected its row
+	for round := 1; ; round++ {
+		b := w.batch(rejected, end)
+		err := w.p.do(ctx, func(ctx context.Context) error { return w.e.lease.Commit(ctx, b) })
 		var batchErr *store.BatchError
-		if errors.As(err, &batchErr) && len(rejected) == 0 {
+		if errors.As(err, &batchErr) && round < 3 {
+			// Rows are the pending results with one, in order.
+			rows := w.rowOwners(rejected)
 			for _, r := range batchErr.Rejected {
-				rejected[at[r.Index]] = r
+				if r.Index >= 0 && r.Index < len(rows) {
+					rejected[rows[r.Index]] = r
+				}
 			}
 			continue
 		}
 		if err != nil {
 			w.fail(err)
-			return nil, nil, false
+			return err
 		}
-		return synced, failures, true
+		w.committed(rejected)
+		return nil
 	}
 }
 
-// sort sorts the batch into the ids of the campaigns synced and the
-// failures, given the rows the store rejected.
-func (w *writer) sort(rejected map[int]error) (synced []string, failures []failure) {
-	for _, en := range w.entries {
-		r := en.res
-		if rejErr, ok := rejected[en.row]; en.row >= 0 && ok {
-			if r.err == nil {
-				r.err = fmt.Errorf("synced on the platform, but the store rejected it: %w", rejErr)
-			} else {
-				r.err = errors.Join(r.err, rejErr)
-			}
+// rowOwners returns, for each row of the batch built with rejected, the
+// index of the pending result it came from.
+func (w *writer) rowOwners(rejected map[int]error) []int {
+	var owners []int
+	for i, r := range w.pending {
+		if _, bad := rejected[i]; !bad && r.raw == nil {
+			owners = append(owners, i)
 		}
-		if r.err == nil {
-			synced = append(synced, r.campaign.ID)
+	}
+	return owners
+}
+
+// batch builds the Commit of the pending results, the rows in rejected
+// left out and failed, with end when set.
+func (w *writer) batch(rejected map[int]error, end *store.RunFinish) store.Batch {
+	s := w.e.s
+	b := store.Batch{RunID: w.e.run.ID, Finish: end}
+	synced, failed := 0, 0
+	for i, r := range w.pending {
+		if _, bad := rejected[i]; !bad && r.raw == nil {
+			b.Campaigns = append(b.Campaigns, toStore(r.campaign, r.listedAt, r.syncedAt))
+		}
+		if f, ok := w.failureOf(i, rejected); ok {
+			b.DeadLetters = append(b.DeadLetters, store.DeadLetter{CampaignID: f.key, Data: f.data, Error: f.err.Error()})
+			failed++
 			continue
 		}
-		key, data := r.key, r.raw
-		if data == nil {
-			key = r.campaign.ID
-			var err error
-			if data, err = json.Marshal(r.campaign); err != nil {
-				data = []byte(fmt.Sprintf("%q", err.Error())) // unreachable: a decoded campaign encodes
-			}
-		}
-		failures = append(failures, failure{key: key, data: data, err: r.err})
+		b.Resolved = append(b.Resolved, r.campaign.ID)
+		synced++
 	}
-	return synced, failures
+	b.Progress = store.RunCounts{
+		Seen: int(s.progress.seen.Load()), Skipped: int(s.progress.skipped.Load()),
+		Synced: w.report.Synced + synced, Failed: w.report.Failed + failed,
+	}
+	return b
+}
+
+// failureOf returns the failure of pending result i, given the rows the
+// store rejected, or false when it synced.
+func (w *writer) failureOf(i int, rejected map[int]error) (failure, bool) {
+	r := w.pending[i]
+	err := r.err
+	if rejErr, ok := rejected[i]; ok {
+		if err == nil {
+			err = fmt.Errorf("synced on the platform, but the store rejected it: %w", rejErr)
+		} else {
+			err = errors.Join(err, rejErr)
+		}
+	}
+	if err == nil {
+		return failure{}, false
+	}
+	if r.raw != nil {
+		return failure{key: r.key, data: r.raw, err: err}, true
+	}
+	data, jerr := json.Marshal(r.campaign)
+	if jerr != nil {
+		data = []byte(fmt.Sprintf("%q", jerr.Error())) // unreachable: a decoded campaign encodes
+	}
+	return failure{key: r.campaign.ID, data: data, err: err}, true
+}
+
+// committed counts a committed batch in the report and tells the
+// observer.
+func (w *writer) committed(rejected map[int]error) {
+	s := w.e.s
+	synced, failed := 0, 0
+	for i, r := range w.pending {
+		if f, ok := w.failureOf(i, rejected); ok {
+			w.failed(f.key, f.err)
+			failed++
+			continue
+		}
+		w.report.Synced++
+		synced++
+		s.progress.synced.Add(1)
+		s.obs.CampaignSynced(r.campaign.ID)
+	}
+	w.e.log.Debug("batch stored", "synced", synced, "failed", failed)
 }
 
 // failed records one failure in the report.
@@ -186,8 +212,8 @@ func (w *writer) failed(id string, err error) {
 	s.obs.CampaignFailed(id, err)
 }
 
-// fail stops the run after a store write failed for good. What was pending
-// is dropped: those campaigns are not recorded as synced, so the next run
+// fail stops the run after a Commit failed for good. What was pending is
+// dropped: those campaigns are not recorded as synced, so the next run
 // syncs them again.
 func (w *writer) fail(err error) {
 	w.broken = true
@@ -196,32 +222,7 @@ func (w *writer) fail(err error) {
 		w.e.stopRun(fmt.Errorf("syncer: stopped, writing nothing more: %w", err))
 		return
 	}
-	w.e.stopRun(fmt.Errorf("syncer: store unavailable: %w", err))
-}
-
-// retry runs a store operation, retrying failures of the whole operation
-// (not a *store.BatchError, which is a result) with capped, jittered
-// backoff.
-func (w *writer) retry(ctx context.Context, what string, op func(context.Context) error) error {
-	attempts := 1 + w.e.s.opts.StoreRetries
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = op(ctx)
-		var batchErr *store.BatchError
-		if err == nil || errors.As(err, &batchErr) || errors.Is(err, store.ErrAccountLost) || attempt >= attempts || ctx.Err() != nil {
-			return err
-		}
-		wait := min(100*time.Millisecond<<(attempt-1), 5*time.Second)
-		wait = time.Duration(rand.Int64N(int64(wait)) + 1)
-		w.e.log.Warn("store operation failed, retrying", "op", what, "attempt", attempt, "wait", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-	}
+	w.e.stopRun(fmt.Errorf("syncer: record a batch: %w", err))
 }
 
 // toStore maps a platform campaign to the store's record.
