@@ -43,6 +43,17 @@
 // difference. Syncing 100,000 campaigns peaks at the same ~2 MiB of live heap
 // as 10,000 (TestMemoryIsBoundedByPageNotCampaigns).
 //
+// # Rows that mean what they say
+//
+// Each row carries the time its page arrived as its ListedAt, and stores
+// are newer-wins (see store.Campaign.ListedAt): a late write of older
+// content never undoes a newer one. A campaign listed twice (offsets
+// shifting under inserts repeat it on the next page; adplatform marks it
+// Record.Duplicate) is synced once, and stored with its last valid copy's
+// content, whichever lands first; a copy that cannot be decoded is left
+// out. A resumed run asks the store, once per page, which of the page's
+// campaigns it already synced.
+//
 // # Failures
 //
 // Every campaign ends synced, skipped, or failed with its reason: the sync
@@ -66,7 +77,9 @@
 // (even with SIGKILL) leaves the store consistent, and the next Run resumes
 // it, skipping the campaigns it already synced. A run that completed is not
 // resumed: the next one starts afresh (Options.SkipSyncedWithin skips
-// campaigns synced recently anyway).
+// campaigns synced recently anyway). Nor is one started longer ago than
+// Options.MaxResumeAge (a day by default): it would skip campaigns synced
+// long ago, so a fresh run starts, and Report.Note and the log say why.
 //
 // # Patience with the database
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,29 +48,34 @@ type emitter struct {
 	results chan<- result
 }
 
-// job is a campaign to sync, and when the platform listed it.
+// job is a campaign to sync, as it was listed.
 type job struct {
-	c        adplatform.Campaign
+	c adplatform.Campaign
+	// raw is the record as the platform listed it: a dead letter keeps it.
+	raw json.RawMessage
+	// listedAt is when the platform listed it: stored content listed
+	// later is never replaced by it.
 	listedAt time.Time
 }
 
-// result is what happened to one campaign (or undecodable record).
+// result is what the writer records of one listed record.
 type result struct {
-	campaign adplatform.Campaign
-	// listedAt is when the platform listed the campaign's data: stored
-	// content listed later is never replaced by it.
-	listedAt time.Time
-	// syncedAt is set when the sync succeeded.
-	syncedAt time.Time
-	// err is why the campaign failed; nil on success.
+	// key is the campaign's id; for a record without a usable one, a key
+	// derived from its bytes.
+	key string
+	// row is the row to write (with its SyncedAt when the sync
+	// succeeded); zero for a record that cannot be stored.
+	row store.Campaign
+	// raw is the record as listed: a failure's dead letter keeps it.
+	raw json.RawMessage
+	// err is why the campaign failed; nil when it synced, and for a copy.
 	err error
+	// copy marks a later copy of a campaign in the listing (a
+	// Record.Duplicate): its content is written, it is not synced again.
+	copy bool
 	// abandoned is set for a call cut short by shutdown: nothing to record,
 	// the next run syncs it.
 	abandoned bool
-	// raw and key are set for a record that could not be decoded: it has no
-	// campaign, only its raw JSON and a dead-letter key.
-	raw []byte
-	key string
 }
 
 func (s *Syncer) newExecution(run store.Run, lease store.Lease, started time.Time) *execution {
@@ -86,6 +92,9 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	defer s.progress.running.Store(false)
 	s.obs.RunStarted(RunInfo{RunID: e.run.ID, AccountID: s.opts.AccountID, Resumed: e.run.Resumed, Retry: e.retrying, StartedAt: e.run.StartedAt})
 	e.log.Info("run started", "resumed", e.run.Resumed, "retry_failed", e.retrying)
+	if e.run.Note != "" {
+		e.log.Warn("an unfinished run was not resumed", "note", e.run.Note)
+	}
 
 	runCtx, stopRun := context.WithCancelCause(parent)
 	defer stopRun(nil)
@@ -155,7 +164,7 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	}
 
 	rep := w.report
-	rep.RunID, rep.AccountID, rep.Resumed, rep.Retry = e.run.ID, s.opts.AccountID, e.run.Resumed, e.retrying
+	rep.RunID, rep.AccountID, rep.Resumed, rep.Retry, rep.Note = e.run.ID, s.opts.AccountID, e.run.Resumed, e.retrying, e.run.Note
 	rep.Seen, rep.Skipped = e.seen, e.skipped
 	rep.StartedAt, rep.Duration = e.started, time.Since(e.started)
 	rep.Interrupted = stopped || fatal != nil
@@ -173,7 +182,6 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 
 // syncOne makes one campaign's sync call.
 func (e *execution) syncOne(runCtx, callCtx context.Context, j job) result {
-	c := j.c
 	progress := &e.s.progress
 	progress.inFlight.Add(1)
 	defer progress.inFlight.Add(-1)
@@ -182,23 +190,25 @@ func (e *execution) syncOne(runCtx, callCtx context.Context, j job) result {
 	defer cancel()
 	watch := &callWatch{cancel: cancel}
 	defer context.AfterFunc(runCtx, watch.stop)()
-	_, err := e.s.platform.SyncCampaign(adplatform.WithObserver(ctx, watch), c.ID)
+	_, err := e.s.platform.SyncCampaign(adplatform.WithObserver(ctx, watch), j.c.ID)
 
+	res := result{key: j.c.ID, row: toStore(j.c, j.listedAt, time.Time{}), raw: j.raw}
 	var authErr *adplatform.AuthError
 	var limitErr *adplatform.RateLimitError
 	switch {
 	case err == nil:
-		return result{campaign: c, listedAt: j.listedAt, syncedAt: time.Now()}
+		res.row.SyncedAt = time.Now()
 	case ctx.Err() != nil && runCtx.Err() != nil:
-		return result{campaign: c, abandoned: true}
+		res.abandoned = true
 	case errors.As(err, &authErr), errors.As(err, &limitErr):
 		// Not the campaign's fault, and every other call would meet the
 		// same: stop the run; the next one resumes.
 		e.stopRun(err)
-		return result{campaign: c, abandoned: true}
+		res.abandoned = true
 	default:
-		return result{campaign: c, listedAt: j.listedAt, err: err}
+		res.err = err
 	}
+	return res
 }
 
 // callWatch lets a sync call that is on the wire finish when the run
@@ -250,14 +260,16 @@ func (e *execution) countSeen() {
 	e.s.progress.seen.Add(1)
 }
 
-// undecodable is the result of a record that could not be decoded.
-func undecodable(id string, raw []byte, err error) result {
+// failedRecord is the result of a record that cannot be synced or stored,
+// kept as a dead letter under its id, or for a record without one a key
+// derived from its bytes.
+func failedRecord(id string, raw []byte, err error) result {
 	key := id
 	if key == "" {
 		sum := sha256.Sum256(raw)
 		key = "undecodable:" + hex.EncodeToString(sum[:16])
 	}
-	return result{raw: raw, key: key, err: err}
+	return result{key: key, raw: raw, err: err}
 }
 
 // clientStats counts the platform client's events for one run, and passes

@@ -38,6 +38,13 @@ type Options struct {
 	// instead of resuming it.
 	Fresh bool
 
+	// MaxResumeAge is how long after it started an unfinished run may
+	// still be resumed (0: the store's default, store.DefaultMaxResumeAge,
+	// a day; negative: no limit). A resumed run skips what it synced, so
+	// resuming one started long ago would skip campaigns synced long ago:
+	// an older one is left, a fresh run starts, and Report.Note says why.
+	MaxResumeAge time.Duration
+
 	// SkipSyncedWithin skips campaigns whose last successful sync is more
 	// recent than this (0: sync everything not already synced by a resumed
 	// run).

@@ -14,6 +14,10 @@ type Report struct {
 	Resumed bool
 	// Retry is set for a report of [Syncer.RetryFailed].
 	Retry bool
+	// Note says what the run did that the caller should know of: the
+	// account's unfinished run was not resumed, and why (too old, see
+	// Options.MaxResumeAge, or Options.Fresh). It is logged too.
+	Note string
 
 	// Seen counts the campaigns listed (or, for RetryFailed, the dead
 	// letters considered), undecodable records included.

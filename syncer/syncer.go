@@ -81,8 +81,10 @@ func New(platform Platform, st store.RunStore, opts Options) (*Syncer, error) {
 // error and writes nothing more. The account is released when Run
 // returns, even when ctx was cancelled.
 //
-// Run resumes the account's unfinished run (unless Options.Fresh):
-// campaigns that run already synced are skipped, not synced again.
+// Run resumes the account's unfinished run (unless Options.Fresh, or it
+// started longer ago than Options.MaxResumeAge: then a fresh run starts,
+// and Report.Note says why): campaigns that run already synced are
+// skipped, not synced again.
 // Campaigns that fail become dead letters, with the listed data and the
 // last error, and are retried by [Syncer.RetryFailed] or the next run.
 //
@@ -98,14 +100,11 @@ func New(platform Platform, st store.RunStore, opts Options) (*Syncer, error) {
 // Interrupted set and a nil error.
 func (s *Syncer) Run(ctx context.Context) (Report, error) {
 	started := time.Now()
-	lease, run, err := s.start(ctx, store.StartOptions{Fresh: s.opts.Fresh})
+	lease, run, err := s.start(ctx, store.StartOptions{Fresh: s.opts.Fresh, MaxResumeAge: s.opts.MaxResumeAge})
 	if err != nil {
 		return Report{}, err
 	}
 	defer release(ctx, lease)
-	if run.Note != "" {
-		s.log.Warn("run not resumed", "account", s.opts.AccountID, "note", run.Note)
-	}
 	var since time.Time // campaigns synced at or after since are skipped
 	if run.Resumed {
 		since = run.StartedAt

@@ -2,7 +2,6 @@ package syncer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -29,6 +28,11 @@ type writer struct {
 	p       patience
 	report  Report
 	pending []result
+	// copies holds the content of later copies of listed campaigns whose
+	// own result has not come yet: when it does, it is written with the
+	// copy's content, so that the last copy wins whichever lands first.
+	// It holds only duplicated ids, a handful.
+	copies map[string]store.Campaign
 
 	broken bool // a Commit failed for good: drop the rest
 	lost   bool // ... because the lease was lost: write nothing more
@@ -42,7 +46,7 @@ type failure struct {
 }
 
 func newWriter(e *execution) *writer {
-	return &writer{e: e, p: e.patience(), pending: make([]result, 0, e.s.opts.BatchSize)}
+	return &writer{e: e, p: e.patience(), pending: make([]result, 0, e.s.opts.BatchSize), copies: map[string]store.Campaign{}}
 }
 
 // consume drains results until the channel is closed, committing a batch
@@ -60,7 +64,7 @@ func (w *writer) consume(ctx context.Context, results <-chan result) {
 			if r.abandoned || w.broken {
 				continue
 			}
-			w.pending = append(w.pending, r)
+			w.add(r)
 			if len(w.pending) >= w.e.s.opts.BatchSize {
 				w.flush(ctx, nil)
 			}
@@ -68,6 +72,42 @@ func (w *writer) consume(ctx context.Context, results <-chan result) {
 			w.flush(ctx, nil)
 		}
 	}
+}
+
+// add takes a result into the pending batch.
+//
+// A listing's later copy of a campaign wins over its first copy, whose
+// sync call may return before or after the copy arrives; its row keeps the
+// first copy's SyncedAt. So a copy whose first copy's row is in this batch
+// replaces that row's content; otherwise it is written on its own (store
+// content is newer-wins: it replaces a row already stored), and kept aside
+// until the first copy's result comes, which then carries its content.
+func (w *writer) add(r result) {
+	if r.copy {
+		for i := range w.pending {
+			if p := &w.pending[i]; p.key == r.key && !p.copy && p.row.ID != "" {
+				p.row = newerContent(p.row, r.row)
+				return
+			}
+		}
+		w.copies[r.key] = r.row
+	} else if c, ok := w.copies[r.key]; ok {
+		delete(w.copies, r.key)
+		if r.row.ID != "" {
+			r.row = newerContent(r.row, c)
+		}
+	}
+	w.pending = append(w.pending, r)
+}
+
+// newerContent returns row with the content and ListedAt of c when c was
+// listed no earlier, and row's SyncedAt either way.
+func newerContent(row, c store.Campaign) store.Campaign {
+	if c.ListedAt.Before(row.ListedAt) {
+		return row
+	}
+	c.SyncedAt = row.SyncedAt
+	return c
 }
 
 // finish commits what is pending with the run's end, as patiently as any
@@ -124,7 +164,7 @@ func (w *writer) flush(ctx context.Context, end *store.RunFinish) error {
 func (w *writer) rowOwners(rejected map[int]error) []int {
 	var owners []int
 	for i, r := range w.pending {
-		if _, bad := rejected[i]; !bad && r.raw == nil {
+		if _, bad := rejected[i]; !bad && r.row.ID != "" {
 			owners = append(owners, i)
 		}
 	}
@@ -138,15 +178,18 @@ func (w *writer) batch(rejected map[int]error, end *store.RunFinish) store.Batch
 	b := store.Batch{RunID: w.e.run.ID, Finish: end}
 	synced, failed := 0, 0
 	for i, r := range w.pending {
-		if _, bad := rejected[i]; !bad && r.raw == nil {
-			b.Campaigns = append(b.Campaigns, toStore(r.campaign, r.listedAt, r.syncedAt))
+		if _, bad := rejected[i]; !bad && r.row.ID != "" {
+			b.Campaigns = append(b.Campaigns, r.row)
+		}
+		if r.copy {
+			continue
 		}
 		if f, ok := w.failureOf(i, rejected); ok {
 			b.DeadLetters = append(b.DeadLetters, store.DeadLetter{CampaignID: f.key, Data: f.data, Error: f.err.Error()})
 			failed++
 			continue
 		}
-		b.Resolved = append(b.Resolved, r.campaign.ID)
+		b.Resolved = append(b.Resolved, r.key)
 		synced++
 	}
 	b.Progress = store.RunCounts{
@@ -171,14 +214,7 @@ func (w *writer) failureOf(i int, rejected map[int]error) (failure, bool) {
 	if err == nil {
 		return failure{}, false
 	}
-	if r.raw != nil {
-		return failure{key: r.key, data: r.raw, err: err}, true
-	}
-	data, jerr := json.Marshal(r.campaign)
-	if jerr != nil {
-		data = []byte(fmt.Sprintf("%q", jerr.Error())) // unreachable: a decoded campaign encodes
-	}
-	return failure{key: r.campaign.ID, data: data, err: err}, true
+	return failure{key: r.key, data: r.raw, err: err}, true
 }
 
 // committed counts a committed batch in the report and tells the
@@ -187,6 +223,12 @@ func (w *writer) committed(rejected map[int]error) {
 	s := w.e.s
 	synced, failed := 0, 0
 	for i, r := range w.pending {
+		if r.copy {
+			if err, bad := rejected[i]; bad {
+				w.e.log.Warn("a later copy of a campaign in the listing was not stored", "campaign_id", r.key, "err", err)
+			}
+			continue
+		}
 		if f, ok := w.failureOf(i, rejected); ok {
 			w.failed(f.key, f.err)
 			failed++
@@ -195,7 +237,7 @@ func (w *writer) committed(rejected map[int]error) {
 		w.report.Synced++
 		synced++
 		s.progress.synced.Add(1)
-		s.obs.CampaignSynced(r.campaign.ID)
+		s.obs.CampaignSynced(r.key)
 	}
 	w.e.log.Debug("batch stored", "synced", synced, "failed", failed)
 }
