@@ -54,14 +54,33 @@
 // out. A resumed run asks the store, once per page, which of the page's
 // campaigns it already synced.
 //
-// # Failures
+// # Failures and dead letters
 //
 // Every campaign ends synced, skipped, or failed with its reason: the sync
-// call failed after the client's retries, its record could not be decoded,
-// or the store rejected it. A failed campaign becomes a dead letter (its
-// listed data and the last error); [Syncer.RetryFailed] re-syncs just
-// those, and the next Run picks them up
-// too. Failures are in the [Report], not in Run's error: that error is for a
+// call failed for a reason of its own (a 4xx on its id, a 5xx or timeout
+// still failing after the client's retries), its record could not be
+// decoded, or the store refuses it. A record the store would refuse (a NUL
+// byte, an id over store.MaxIDBytes: store.Campaign.Validate, the rules
+// every store shares) fails before its sync call, so that no rate-limited
+// request is spent on it.
+//
+// A failed campaign becomes a dead letter: the record as the platform
+// listed it, byte for byte (adplatform.Record.Raw), and the last error,
+// under the campaign's id (or, for a record without an id a store can
+// keep, a key derived from its bytes). [Syncer.RetryFailed] re-syncs just
+// those, from that data, listed at the letter's LastFailedAt: content the
+// store received since is newer, and is kept. It is recorded as a run of
+// kind store.KindRetry. The next Run retries them too, since it lists them.
+//
+// Dead letters are given up on, kept with the reason (retired), when
+// retrying cannot help: after a complete listing (not an interrupted one)
+// those whose campaign was not listed ("no longer listed"), and when a Run
+// or RetryFailed starts, those that failed Options.MaxAttempts times. A
+// Run reads the account's open dead letters when it starts, so its memory
+// grows with their number (a few dozen bytes each), not with the
+// campaigns'.
+//
+// Failures are in the [Report], not in Run's error: that error is for a
 // run that could not do its job at all (refused credentials, an unavailable
 // store, a listing that failed part way, a platform asking to wait longer
 // than the client allows).

@@ -42,12 +42,6 @@ type execution struct {
 	seen, skipped int
 }
 
-// emitter is how a source hands work on.
-type emitter struct {
-	jobs    chan<- job
-	results chan<- result
-}
-
 // job is a campaign to sync, as it was listed.
 type job struct {
 	c adplatform.Campaign
@@ -73,6 +67,9 @@ type result struct {
 	// copy marks a later copy of a campaign in the listing (a
 	// Record.Duplicate): its content is written, it is not synced again.
 	copy bool
+	// retire, when set, is why key's dead letter is retired: that is all
+	// the result does.
+	retire string
 	// abandoned is set for a call cut short by shutdown: nothing to record,
 	// the next run syncs it.
 	abandoned bool
@@ -254,22 +251,15 @@ func (w *callWatch) RequestDone(i adplatform.RequestInfo) {
 	}
 }
 
-// countSeen counts one campaign (or record) the source took in.
-func (e *execution) countSeen() {
-	e.seen++
-	e.s.progress.seen.Add(1)
-}
-
-// failedRecord is the result of a record that cannot be synced or stored,
-// kept as a dead letter under its id, or for a record without one a key
-// derived from its bytes.
-func failedRecord(id string, raw []byte, err error) result {
-	key := id
-	if key == "" {
-		sum := sha256.Sum256(raw)
-		key = "undecodable:" + hex.EncodeToString(sum[:16])
+// letterKey is the key of a record's dead letter: the campaign's id, or
+// for a record without one that a store can keep (none, or not valid
+// text), a key derived from its bytes.
+func letterKey(id string, raw []byte) string {
+	if id != "" && store.ValidateText(id) == nil {
+		return id
 	}
-	return result{key: key, raw: raw, err: err}
+	sum := sha256.Sum256(raw)
+	return "undecodable:" + hex.EncodeToString(sum[:16])
 }
 
 // clientStats counts the platform client's events for one run, and passes

@@ -50,6 +50,13 @@ type Options struct {
 	// run).
 	SkipSyncedWithin time.Duration
 
+	// MaxAttempts is how many times a campaign may fail before its dead
+	// letter is retired (default 10; negative: never): kept, with the
+	// reason, but no longer retried by RetryFailed. It is retired when the
+	// next Run or RetryFailed starts. (A Run still syncs a listed
+	// campaign whose letter was retired; failing again, it starts over.)
+	MaxAttempts int
+
 	// MaxReportedFailures caps Report.Failures (default 1000); Report.Failed
 	// always counts every failure, and every failure is a dead letter.
 	MaxReportedFailures int
@@ -107,6 +114,7 @@ func (opts Options) withDefaults() (Options, error) {
 	setDefault(&opts.FlushInterval, 200*time.Millisecond)
 	setDefault(&opts.GracePeriod, 30*time.Second)
 	setDefault(&opts.MaxReportedFailures, 1000)
+	setDefault(&opts.MaxAttempts, 10)
 	setDefault(&opts.StoreAttemptTimeout, 30*time.Second)
 	setDefault(&opts.StoreRetryBudget, 5*time.Minute)
 	return opts, nil

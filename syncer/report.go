@@ -34,6 +34,10 @@ type Report struct {
 	Failed int
 	// Failures lists the failures, up to Options.MaxReportedFailures.
 	Failures []Failure
+	// Retired counts the dead letters the run gave up on: those whose
+	// campaign a complete listing no longer has, and those that failed
+	// Options.MaxAttempts times. They are kept, with the reason.
+	Retired int
 
 	// Interrupted is set when the run stopped before finishing: its
 	// context was cancelled or Run returned an error. The campaigns it did

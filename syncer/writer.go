@@ -181,6 +181,10 @@ func (w *writer) batch(rejected map[int]error, end *store.RunFinish) store.Batch
 		if _, bad := rejected[i]; !bad && r.row.ID != "" {
 			b.Campaigns = append(b.Campaigns, r.row)
 		}
+		if r.retire != "" {
+			b.Retired = append(b.Retired, store.Retirement{CampaignID: r.key, Reason: r.retire})
+			continue
+		}
 		if r.copy {
 			continue
 		}
@@ -222,7 +226,13 @@ func (w *writer) failureOf(i int, rejected map[int]error) (failure, bool) {
 func (w *writer) committed(rejected map[int]error) {
 	s := w.e.s
 	synced, failed := 0, 0
+	retired := 0
 	for i, r := range w.pending {
+		if r.retire != "" {
+			w.report.Retired++
+			retired++
+			continue
+		}
 		if r.copy {
 			if err, bad := rejected[i]; bad {
 				w.e.log.Warn("a later copy of a campaign in the listing was not stored", "campaign_id", r.key, "err", err)
@@ -239,7 +249,7 @@ func (w *writer) committed(rejected map[int]error) {
 		s.progress.synced.Add(1)
 		s.obs.CampaignSynced(r.key)
 	}
-	w.e.log.Debug("batch stored", "synced", synced, "failed", failed)
+	w.e.log.Debug("batch stored", "synced", synced, "failed", failed, "retired", retired)
 }
 
 // failed records one failure in the report.
