@@ -117,9 +117,25 @@
 // When Run's context is cancelled, it stops listing and starting calls,
 // abandons calls still waiting for a rate-limit slot, lets calls already on
 // the wire finish within Options.GracePeriod, stores what they brought
-// back, marks the run interrupted and returns its report. (It learns which
-// calls are on the wire from adplatform's Observer events; a Platform that
-// reports none has its calls cancelled at once.)
+// back, marks the run interrupted and returns its report. This rests on
+// adplatform's admission contract: each sync call runs under
+// adplatform.WithAdmission(callCtx, runCtx), so that once the run's
+// context is done the client sends nothing more (a waiting call ends with
+// adplatform.ErrStopped, and is synced by the next run), while an attempt
+// on the wire finishes under callCtx, which ends GracePeriod later. A
+// Platform of your own should keep that contract.
+//
+// # What the platform says
+//
+// A campaign fails only for reasons of its own. What the platform says
+// about itself stops the run instead, and every call with it:
+// adplatform.ErrPlatformUnavailable (down for longer than the client
+// waits) and an *adplatform.RateLimitError (a wait longer than the client
+// allows; until then the client sends nothing) interrupt the run, and the
+// next one resumes it; an *adplatform.AuthError (refused credentials)
+// fails it, as does a listing that fails for good (a 4xx, a body that
+// breaks the contract): running again, as it is, cannot help, and the next
+// run starts afresh rather than resume it.
 //
 // # Observability
 //

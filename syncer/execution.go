@@ -93,23 +93,23 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 		e.log.Warn("an unfinished run was not resumed", "note", e.run.Note)
 	}
 
+	// runCtx is the run: it ends when the caller cancels or a fatal error
+	// stops it. Once it ends, no new request is sent (it is the calls'
+	// admission); calls already on the wire finish under graceCtx, which
+	// ends GracePeriod later, and the writer stores what they brought back
+	// under writeCtx, which ends GracePeriod after that.
 	runCtx, stopRun := context.WithCancelCause(parent)
 	defer stopRun(nil)
 	e.stopRun = stopRun
-	runCtx = adplatform.WithObserver(runCtx, &e.client)
-
-	// Calls on the wire may outlive the run by the grace period, and the
-	// writer may take as long again to store what they brought back.
 	detached := context.WithoutCancel(parent)
-	callCtx, cancelCalls := context.WithCancel(adplatform.WithObserver(detached, &e.client))
-	defer cancelCalls()
+	graceCtx, cancelGrace := context.WithCancel(detached)
+	defer cancelGrace()
 	writeCtx, cancelWrites := context.WithCancel(detached)
 	defer cancelWrites()
-	grace := s.opts.GracePeriod
-	defer context.AfterFunc(runCtx, func() {
-		time.AfterFunc(grace, cancelCalls)
-		time.AfterFunc(2*grace, cancelWrites)
-	})()
+	defer cancelAfter(runCtx, s.opts.GracePeriod, cancelGrace)()
+	defer cancelAfter(runCtx, 2*s.opts.GracePeriod, cancelWrites)()
+	listCtx := adplatform.WithObserver(runCtx, &e.client)
+	callCtx := adplatform.WithAdmission(adplatform.WithObserver(graceCtx, &e.client), runCtx)
 
 	jobs := make(chan job)
 	results := make(chan result, 2*s.opts.BatchSize)
@@ -117,7 +117,7 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	var sourceErr error
 	senders.Go(func() {
 		defer close(jobs)
-		sourceErr = source(runCtx, emitter{jobs: jobs, results: results})
+		sourceErr = source(listCtx, emitter{jobs: jobs, results: results})
 	})
 	for range s.opts.Concurrency {
 		senders.Go(func() {
@@ -125,7 +125,7 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 				if runCtx.Err() != nil {
 					continue // stopping: do not start new calls
 				}
-				results <- e.syncOne(runCtx, callCtx, j)
+				results <- e.syncOne(callCtx, graceCtx, j)
 			}
 		})
 	}
@@ -152,6 +152,9 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 		status = store.RunInterrupted
 		if fatal != nil {
 			reason = fatal.Error()
+			if permanent(fatal) {
+				status = store.RunFailed
+			}
 		} else {
 			reason = "interrupted: " + context.Cause(parent).Error()
 		}
@@ -177,29 +180,26 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	return rep, fatal
 }
 
-// syncOne makes one campaign's sync call.
-func (e *execution) syncOne(runCtx, callCtx context.Context, j job) result {
+// syncOne makes one campaign's sync call. Under callCtx, it sends nothing
+// once the run stopped, and a request on the wire then has until graceCtx
+// ends to bring its answer back.
+func (e *execution) syncOne(callCtx, graceCtx context.Context, j job) result {
 	progress := &e.s.progress
 	progress.inFlight.Add(1)
 	defer progress.inFlight.Add(-1)
 
-	ctx, cancel := context.WithCancel(callCtx)
-	defer cancel()
-	watch := &callWatch{cancel: cancel}
-	defer context.AfterFunc(runCtx, watch.stop)()
-	_, err := e.s.platform.SyncCampaign(adplatform.WithObserver(ctx, watch), j.c.ID)
-
+	_, err := e.s.platform.SyncCampaign(callCtx, j.c.ID)
 	res := result{key: j.c.ID, row: toStore(j.c, j.listedAt, time.Time{}), raw: j.raw}
-	var authErr *adplatform.AuthError
-	var limitErr *adplatform.RateLimitError
 	switch {
 	case err == nil:
 		res.row.SyncedAt = time.Now()
-	case ctx.Err() != nil && runCtx.Err() != nil:
+	case errors.Is(err, adplatform.ErrStopped), graceCtx.Err() != nil:
+		// Abandoned: stopped before it could send what it had to, or cut
+		// by the grace period. Nothing to record: the next run syncs it.
 		res.abandoned = true
-	case errors.As(err, &authErr), errors.As(err, &limitErr):
+	case stopsTheRun(err):
 		// Not the campaign's fault, and every other call would meet the
-		// same: stop the run; the next one resumes.
+		// same: stop the run.
 		e.stopRun(err)
 		res.abandoned = true
 	default:
@@ -208,46 +208,58 @@ func (e *execution) syncOne(runCtx, callCtx context.Context, j job) result {
 	return res
 }
 
-// callWatch lets a sync call that is on the wire finish when the run
-// stops, while cancelling at once a call that is only waiting (for a
-// rate-limit slot, a token, or a backoff), so that no new request is sent
-// after the run stops. It learns which from the client's events.
-type callWatch struct {
-	adplatform.NopObserver
-	cancel context.CancelFunc
-
-	mu       sync.Mutex
-	onWire   bool
-	stopping bool
+// stopsTheRun reports whether a call's error is the platform's, not the
+// campaign's: refused credentials, the platform unavailable (an outage
+// longer than the client waits), or a rate limit wait longer than the
+// client allows.
+func stopsTheRun(err error) bool {
+	var authErr *adplatform.AuthError
+	var limitErr *adplatform.RateLimitError
+	return errors.As(err, &authErr) || errors.As(err, &limitErr) ||
+		errors.Is(err, adplatform.ErrPlatformUnavailable) || errors.Is(err, adplatform.ErrLimiterDeadline)
 }
 
-func (w *callWatch) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.stopping = true
-	if !w.onWire {
-		w.cancel()
+// permanent reports whether the error that stopped a run is one that
+// running again, as it is, cannot help: the credentials were refused, the
+// account was taken by another holder, or the listing failed for good (a
+// 4xx, a body that breaks the contract). The run is then failed, not
+// interrupted: the next run does not resume it.
+func permanent(err error) bool {
+	var authErr *adplatform.AuthError
+	var apiErr *adplatform.APIError
+	var decodeErr *adplatform.DecodeError
+	switch {
+	case errors.As(err, &authErr), errors.Is(err, store.ErrAccountLost):
+		return true
+	case errors.As(err, &apiErr):
+		return !apiErr.Temporary() && apiErr.StatusCode != 429
+	case errors.As(err, &decodeErr):
+		return !errors.Is(err, adplatform.ErrMalformedResponse)
 	}
+	return false
 }
 
-func (w *callWatch) RequestStarted(adplatform.RequestInfo) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.stopping {
-		w.cancel() // a new attempt after the run stopped: do not send it
-		return
-	}
-	w.onWire = true
-}
-
-func (w *callWatch) RequestDone(i adplatform.RequestInfo) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.onWire = false
-	// A 2xx still has its body to read; anything else would lead to a
-	// retry, which must not happen once stopping.
-	if w.stopping && (i.Status < 200 || i.Status > 299) {
-		w.cancel()
+// cancelAfter calls cancel d after ctx is done, unless the returned stop
+// is called first.
+func cancelAfter(ctx context.Context, d time.Duration, cancel context.CancelFunc) (stop func()) {
+	var mu sync.Mutex
+	var timer *time.Timer
+	stopped := false
+	stopWatching := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer = time.AfterFunc(d, cancel)
+		}
+	})
+	return func() {
+		stopWatching()
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		if timer != nil {
+			timer.Stop()
+		}
 	}
 }
 

@@ -89,10 +89,13 @@ func New(platform Platform, st store.RunStore, opts Options) (*Syncer, error) {
 // last error, and are retried by [Syncer.RetryFailed] or the next run.
 //
 // Campaigns failing is not an error: they are in the report. Run returns an
-// error when it could not do its job: the credentials were refused, the
-// store was unavailable, the listing failed part way, or the platform asked
-// to wait longer than the client allows (an *adplatform.RateLimitError). The
-// report then says what was done, and the run is left to be resumed.
+// error when it could not do its job: the store was unavailable past
+// Options.StoreRetryBudget, the listing failed part way, the platform was
+// unavailable (adplatform.ErrPlatformUnavailable) or asked to wait longer
+// than the client allows (an *adplatform.RateLimitError): the run is
+// interrupted, and the next one resumes it. Refused credentials (an
+// *adplatform.AuthError) fail it: the next run starts afresh. The report
+// says what was done either way.
 //
 // When ctx is cancelled, Run stops listing and starting sync calls, lets
 // calls already on the wire finish within Options.GracePeriod, stores what
