@@ -137,6 +137,26 @@
 // breaks the contract): running again, as it is, cannot help, and the next
 // run starts afresh rather than resume it.
 //
+// # Handover
+//
+// A platform client's limiter knows the platform's window: when this
+// client id last sent, and any wait the platform imposed. If the Platform
+// is a [LimitedPlatform] (*adplatform.Client is), every Commit of a run
+// saves the limiter's state with the account (a small versioned JSON in
+// store.Batch.State), the last one marked final, and a run restores it
+// (adplatform.Limiter.Restore) before its first request. So a process
+// taking an account over, after another finished or crashed, never spends
+// slots its predecessor spent. A predecessor that did not finish cleanly
+// (its last state was saved mid-run) may have sent requests after it: the
+// new holder then waits out one window before its first request. And a
+// platform's "retry after an hour" holds for every holder: until then a
+// run sends nothing, not even a token request, and returns at once an
+// *adplatform.RateLimitError saying when it may run (the client's
+// Options.MaxRateLimitWait says how long a wait it sits through instead).
+// Keep one Syncer per account for the life of the process: it knows its
+// own state, where a new one on the same client would count its
+// predecessor's requests twice (and wait longer than it must).
+//
 // # Observability
 //
 // Options.Logger gets the run's lines, each with run_id and account; nil is

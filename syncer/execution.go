@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,9 @@ type execution struct {
 	retrying bool
 	log      *slog.Logger
 	client   clientStats
+	// limiter is the platform's, whose state each Commit hands over; nil
+	// when it has none.
+	limiter *adplatform.Limiter
 
 	// stopRun stops the run with a cause: a fatal error.
 	stopRun context.CancelCauseFunc
@@ -75,8 +79,11 @@ type result struct {
 	abandoned bool
 }
 
-func (s *Syncer) newExecution(run store.Run, lease store.Lease, started time.Time) *execution {
-	e := &execution{s: s, run: run, lease: lease, started: started}
+func (s *Syncer) newExecution(run store.Run, lease store.Lease, started time.Time, retrying bool) *execution {
+	e := &execution{s: s, run: run, lease: lease, started: started, retrying: retrying}
+	if lp, ok := s.platform.(LimitedPlatform); ok {
+		e.limiter = lp.Limiter()
+	}
 	e.log = s.log.With("run_id", run.ID, "account", s.opts.AccountID)
 	e.client.e = e
 	return e
@@ -200,7 +207,7 @@ func (e *execution) syncOne(callCtx, graceCtx context.Context, j job) result {
 	case stopsTheRun(err):
 		// Not the campaign's fault, and every other call would meet the
 		// same: stop the run.
-		e.stopRun(err)
+		e.stopRun(platformStop("sync campaign "+strconv.Quote(j.c.ID), err))
 		res.abandoned = true
 	default:
 		res.err = err
@@ -217,6 +224,23 @@ func stopsTheRun(err error) bool {
 	var limitErr *adplatform.RateLimitError
 	return errors.As(err, &authErr) || errors.As(err, &limitErr) ||
 		errors.Is(err, adplatform.ErrPlatformUnavailable) || errors.Is(err, adplatform.ErrLimiterDeadline)
+}
+
+// platformStop is the error that stops a run because of what the platform
+// said while doing what: it says what happens next.
+func platformStop(what string, err error) error {
+	var limitErr *adplatform.RateLimitError
+	var authErr *adplatform.AuthError
+	switch {
+	case errors.As(err, &limitErr) && !limitErr.Until.IsZero():
+		return fmt.Errorf("syncer: %s: the platform asked to wait until %s: the run stops, and nothing is sent before then; run again after it: %w",
+			what, limitErr.Until.UTC().Format(time.RFC3339), err)
+	case errors.Is(err, adplatform.ErrPlatformUnavailable):
+		return fmt.Errorf("syncer: %s: the platform is unavailable: the run stops; run again to resume it: %w", what, err)
+	case errors.As(err, &authErr):
+		return fmt.Errorf("syncer: %s: the platform refused the credentials: %w", what, err)
+	}
+	return fmt.Errorf("syncer: %s: %w", what, err)
 }
 
 // permanent reports whether the error that stopped a run is one that

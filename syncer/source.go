@@ -43,8 +43,8 @@ func (em emitter) result(ctx context.Context, r result) bool {
 const reasonUnlisted = "no longer listed"
 
 // listCampaigns is Run's source: it ranges over the account's listing,
-// page by page, and hands on the campaigns not synced at or after since
-// (zero: none skipped), asking the store which were once per page. Each
+// page by page, and hands on the campaigns not synced since skipSince,
+// asking the store which were once per page. Each
 // row carries the time its page arrived as its ListedAt.
 //
 // A record that cannot be decoded, or that the store would refuse
@@ -56,7 +56,8 @@ const reasonUnlisted = "no longer listed"
 // Before it lists, it reads the account's dead letters: those that failed
 // Options.MaxAttempts times are retired; after a complete listing, those
 // whose campaign it did not list are retired too.
-func (e *execution) listCampaigns(ctx context.Context, since time.Time, emit emitter) error {
+func (e *execution) listCampaigns(ctx context.Context, emit emitter) error {
+	since := e.skipSince()
 	letters, err := e.openLetters(ctx)
 	if err != nil {
 		return err
@@ -78,7 +79,7 @@ func (e *execution) listCampaigns(ctx context.Context, since time.Time, emit emi
 			if ctx.Err() != nil {
 				return nil // stopping: not a listing failure
 			}
-			return fmt.Errorf("syncer: list campaigns: %w", err)
+			return platformStop("list campaigns", err)
 		}
 		listedAt := time.Now()
 		e.pageListed(page)
@@ -136,6 +137,22 @@ func (e *execution) listCampaigns(ctx context.Context, since time.Time, emit emi
 		}
 	}
 	return nil
+}
+
+// skipSince is the time campaigns synced at or after are skipped: a
+// resumed run's start, or Options.SkipSyncedWithin ago, the earlier; zero
+// when none is.
+func (e *execution) skipSince() time.Time {
+	var since time.Time
+	if e.run.Resumed {
+		since = e.run.StartedAt
+	}
+	if age := e.s.opts.SkipSyncedWithin; age > 0 {
+		if cutoff := e.started.Add(-age); since.IsZero() || cutoff.Before(since) {
+			since = cutoff
+		}
+	}
+	return since
 }
 
 // checkedRecord is a listed record, checked: its dead-letter key, its row,

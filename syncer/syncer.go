@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"iter"
@@ -35,6 +36,8 @@ type Syncer struct {
 	opts     Options
 	log      *slog.Logger
 	obs      Observer
+	// holder identifies this Syncer in the account's handover state.
+	holder string
 
 	progress progressCounters
 }
@@ -58,7 +61,7 @@ func New(platform Platform, st store.RunStore, opts Options) (*Syncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Syncer{platform: platform, store: st, opts: opts, log: opts.Logger, obs: opts.Observer}
+	s := &Syncer{platform: platform, store: st, opts: opts, log: opts.Logger, obs: opts.Observer, holder: rand.Text()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -102,57 +105,41 @@ func New(platform Platform, st store.RunStore, opts Options) (*Syncer, error) {
 // was synced, marks the run interrupted, and returns the report with
 // Interrupted set and a nil error.
 func (s *Syncer) Run(ctx context.Context) (Report, error) {
-	started := time.Now()
-	lease, run, err := s.start(ctx, store.StartOptions{Fresh: s.opts.Fresh, MaxResumeAge: s.opts.MaxResumeAge})
-	if err != nil {
-		return Report{}, err
-	}
-	defer release(ctx, lease)
-	var since time.Time // campaigns synced at or after since are skipped
-	if run.Resumed {
-		since = run.StartedAt
-	}
-	if age := s.opts.SkipSyncedWithin; age > 0 {
-		if cutoff := started.Add(-age); since.IsZero() || cutoff.Before(since) {
-			since = cutoff
-		}
-	}
-	e := s.newExecution(run, lease, started)
-	return e.execute(ctx, func(ctx context.Context, emit emitter) error {
-		return e.listCampaigns(ctx, since, emit)
-	})
+	return s.run(ctx, store.StartOptions{Fresh: s.opts.Fresh, MaxResumeAge: s.opts.MaxResumeAge})
 }
 
 // RetryFailed re-syncs only the campaigns recorded as dead letters, from
 // the data they were listed with, without listing the account again. A
 // campaign that syncs is stored and its dead letter removed; one that fails
-// again stays, with the new error. Errors and cancellation behave as in
-// [Syncer.Run]. It records a run of kind store.KindRetry, which neither
-// resumes nor replaces an unfinished sync run.
+// again stays, with the new error. The account, errors and cancellation
+// behave as in [Syncer.Run]. It records a run of kind store.KindRetry,
+// which neither resumes nor replaces an unfinished sync run.
 func (s *Syncer) RetryFailed(ctx context.Context) (Report, error) {
-	started := time.Now()
-	lease, run, err := s.start(ctx, store.StartOptions{Kind: store.KindRetry})
-	if err != nil {
-		return Report{}, err
-	}
-	defer release(ctx, lease)
-	e := s.newExecution(run, lease, started)
-	e.retrying = true
-	return e.execute(ctx, e.deadLetters)
+	return s.run(ctx, store.StartOptions{Kind: store.KindRetry})
 }
 
-// start takes the account and starts (or resumes) a run as opts say.
-func (s *Syncer) start(ctx context.Context, opts store.StartOptions) (store.Lease, store.Run, error) {
+// run takes the account, takes over what its last holder handed over,
+// starts (or resumes) a run as opts say, and executes it.
+func (s *Syncer) run(ctx context.Context, opts store.StartOptions) (Report, error) {
+	started := time.Now()
+	log := s.log.With("account", s.opts.AccountID)
 	lease, err := s.store.Acquire(ctx, s.opts.AccountID)
 	if err != nil {
-		return nil, store.Run{}, fmt.Errorf("syncer: %w", err)
+		return Report{}, fmt.Errorf("syncer: %w", err)
+	}
+	defer release(ctx, lease)
+	if err := s.takeOver(ctx, lease, log); err != nil {
+		return Report{}, err
 	}
 	run, err := lease.StartRun(ctx, opts)
 	if err != nil {
-		release(ctx, lease)
-		return nil, store.Run{}, fmt.Errorf("syncer: start run: %w", err)
+		return Report{}, fmt.Errorf("syncer: start run: %w", err)
 	}
-	return lease, run, nil
+	e := s.newExecution(run, lease, started, opts.Kind == store.KindRetry)
+	if e.retrying {
+		return e.execute(ctx, e.deadLetters)
+	}
+	return e.execute(ctx, e.listCampaigns)
 }
 
 // releaseTimeout bounds giving the account up: a database that does not

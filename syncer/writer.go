@@ -175,7 +175,7 @@ func (w *writer) rowOwners(rejected map[int]error) []int {
 // left out and failed, with end when set.
 func (w *writer) batch(rejected map[int]error, end *store.RunFinish) store.Batch {
 	s := w.e.s
-	b := store.Batch{RunID: w.e.run.ID, Finish: end}
+	b := store.Batch{RunID: w.e.run.ID, Finish: end, State: w.e.handover(end != nil)}
 	synced, failed := 0, 0
 	for i, r := range w.pending {
 		if _, bad := rejected[i]; !bad && r.row.ID != "" {
