@@ -43,7 +43,7 @@ type execution struct {
 	stopRun context.CancelCauseFunc
 
 	// Counted by the source goroutine; read after it finished.
-	seen, skipped int
+	total, seen, skipped int
 }
 
 // job is a campaign to sync, as it was listed.
@@ -172,12 +172,20 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 
 	rep := w.report
 	rep.RunID, rep.AccountID, rep.Resumed, rep.Retry, rep.Note = e.run.ID, s.opts.AccountID, e.run.Resumed, e.retrying, e.run.Note
-	rep.Seen, rep.Skipped = e.seen, e.skipped
+	rep.Total, rep.Seen, rep.Skipped = e.total, e.seen, e.skipped
 	rep.StartedAt, rep.Duration = e.started, time.Since(e.started)
-	rep.Interrupted = stopped || fatal != nil
+	rep.Err = fatal
+	switch {
+	case stopped || fatal != nil:
+		rep.Status = stoppedStatus(fatal)
+	case rep.Failed > 0:
+		rep.Status = StatusCompletedWithFailures
+	default:
+		rep.Status = StatusCompleted
+	}
 	e.client.fill(&rep)
 
-	e.log.Info("run finished", "status", status, "seen", rep.Seen, "synced", rep.Synced, "skipped", rep.Skipped,
+	e.log.Info("run finished", "status", rep.Status, "seen", rep.Seen, "synced", rep.Synced, "skipped", rep.Skipped,
 		"failed", rep.Failed, "pending", rep.Pending(), "duration", rep.Duration, "http_requests", rep.HTTPRequests,
 		"http_429", rep.HTTP429, "retries", rep.Retries)
 	if fatal != nil {
@@ -261,6 +269,15 @@ func permanent(err error) bool {
 		return !errors.Is(err, adplatform.ErrMalformedResponse)
 	}
 	return false
+}
+
+// stoppedStatus is the Status of a run stopped by err (nil: the caller
+// cancelled it), or that could not start.
+func stoppedStatus(err error) Status {
+	if err != nil && (permanent(err) || errors.Is(err, store.ErrAccountBusy)) {
+		return StatusFailed
+	}
+	return StatusInterrupted
 }
 
 // cancelAfter calls cancel d after ctx is done, unless the returned stop

@@ -129,7 +129,7 @@ func TestHandoverOfAPlatformWait(t *testing.T) {
 		start := time.Now()
 		rep, err := newSyncer(t, second, st, syncer.Options{}).Run(context.Background())
 		var limitErr *adplatform.RateLimitError
-		if !errors.As(err, &limitErr) || !limitErr.Until.Equal(told.Until) || !rep.Interrupted {
+		if !errors.As(err, &limitErr) || !limitErr.Until.Equal(told.Until) || rep.Status != syncer.StatusInterrupted {
 			t.Fatalf("second holder: %v; want a *RateLimitError until %s, the run interrupted", err, told.Until)
 		}
 		if !strings.Contains(err.Error(), told.Until.UTC().Format(time.RFC3339)) {

@@ -85,9 +85,9 @@ func run(t testing.TB, s *syncer.Syncer) syncer.Report {
 // n campaigns synced exactly once on the platform, with no 429.
 func checkAllSynced(t testing.TB, rep syncer.Report, srv *adplatformtest.Server, st store.Store, account string, n int) {
 	t.Helper()
-	if rep.Seen != n || rep.Synced != n || rep.Failed != 0 || rep.Interrupted {
-		t.Errorf("report: seen %d synced %d failed %d interrupted %v; want %d synced, no failure (failures %v)",
-			rep.Seen, rep.Synced, rep.Failed, rep.Interrupted, n, rep.Failures)
+	if rep.Seen != n || rep.Synced != n || rep.Failed != 0 || rep.Status != syncer.StatusCompleted || rep.Err != nil {
+		t.Errorf("report: seen %d synced %d failed %d, %s (%v); want %d synced, no failure, completed (failures %v)",
+			rep.Seen, rep.Synced, rep.Failed, rep.Status, rep.Err, n, rep.Failures)
 	}
 	stats := srv.Platform.Stats()
 	if rep.HTTP429 != 0 || stats.RateLimited != 0 {

@@ -132,7 +132,7 @@ func TestMaxResumeAge(t *testing.T) {
 					}
 				}}
 				first, err := newSyncer(t, client, st, syncer.Options{Observer: rec}).Run(ctx)
-				if err != nil || !first.Interrupted {
+				if err != nil || first.Status != syncer.StatusInterrupted {
 					t.Fatalf("first run: %v, %+v; want it interrupted", err, first)
 				}
 

@@ -70,7 +70,7 @@ func TestDatabaseOutagePausesTheRun(t *testing.T) {
 		o := newOutageRun(t)
 		s, outageAt := o.syncer(t, 15*time.Second, syncer.Options{})
 		rep, err := s.Run(context.Background())
-		if err != nil || rep.Interrupted || rep.Synced != outageCampaigns {
+		if err != nil || rep.Status != syncer.StatusCompleted || rep.Synced != outageCampaigns {
 			t.Fatalf("Run: %v, %+v; want all %d synced, the run not interrupted", err, rep, outageCampaigns)
 		}
 		if n := len(syncedIDs(t, o.st, "acct", outageCampaigns)); n != outageCampaigns {
@@ -107,8 +107,8 @@ func TestDatabaseOutageBeyondTheBudget(t *testing.T) {
 		s, outageAt := o.syncer(t, 15*time.Second, syncer.Options{StoreRetryBudget: 5 * time.Second})
 		first, err := s.Run(context.Background())
 		if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "unavailable for") ||
-			!strings.Contains(err.Error(), "run again to resume") || !first.Interrupted {
-			t.Fatalf("Run: %v (interrupted %v); want the database unavailable, resumable", err, first.Interrupted)
+			!strings.Contains(err.Error(), "run again to resume") || first.Status != syncer.StatusInterrupted {
+			t.Fatalf("Run: %v (%s); want the database unavailable, the run interrupted", err, first.Status)
 		}
 		if stopped := first.StartedAt.Add(first.Duration).Sub(*outageAt); stopped < 5*time.Second || stopped > 10*time.Second {
 			t.Errorf("the run stopped %s into the outage; the budget is 5s", stopped)

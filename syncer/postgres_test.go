@@ -362,7 +362,7 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 	default:
 		t.Fatalf("the run ended during the outage: %v, %+v", err, rep)
 	}
-	if err != nil || rep.Synced != 120 || rep.Interrupted {
+	if err != nil || rep.Synced != 120 || rep.Status != syncer.StatusCompleted {
 		t.Fatalf("Run: %v, %+v; want the run to finish, all 120 synced", err, rep)
 	}
 	var stored int
@@ -390,7 +390,7 @@ func TestDatabaseOutageBeyondTheBudgetPostgres(t *testing.T) {
 	srv := newPlatform(t, adplatformtest.Options{Campaigns: 120})
 	obs, back := takeDown(proxy, 30, 5*time.Second)
 	first, err := newSyncer(t, newClient(t, srv), st, syncer.Options{BatchSize: 10, StoreRetryBudget: time.Second, Observer: obs}).Run(context.Background())
-	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "run again to resume") || !first.Interrupted {
+	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "run again to resume") || first.Status != syncer.StatusInterrupted {
 		t.Fatalf("Run: %v; want the database unavailable past the budget, resumable", err)
 	}
 	<-back

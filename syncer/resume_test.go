@@ -28,7 +28,7 @@ func TestResumeAfterCancel(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a cancelled run is not an error: %v", err)
 	}
-	if !first.Interrupted || first.Synced < 20 || first.Synced >= 60 {
+	if first.Status != syncer.StatusInterrupted || first.Synced < 20 || first.Synced >= 60 {
 		t.Fatalf("first run: %+v; want it interrupted after 20 synced", first)
 	}
 	done := syncedIDs(t, st, "acct", 60)

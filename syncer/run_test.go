@@ -75,9 +75,9 @@ func TestRunUnderEveryFault(t *testing.T) {
 			})
 			st := memory.New()
 			rep := run(t, newSyncer(t, client, st, syncer.Options{}))
-			if rep.Seen != 40 || rep.Synced+rep.Failed != 40 || rep.Interrupted {
+			if rep.Seen != 40 || rep.Synced+rep.Failed != 40 || rep.Status == syncer.StatusInterrupted {
 				t.Fatalf("seen %d, synced %d, failed %d, interrupted %v: want all 40 accounted for",
-					rep.Seen, rep.Synced, rep.Failed, rep.Interrupted)
+					rep.Seen, rep.Synced, rep.Failed, rep.Status == syncer.StatusInterrupted)
 			}
 			if rep.Retries == 0 {
 				t.Errorf("no retries under %s faults: the faults did not bite", name)
@@ -415,7 +415,7 @@ func TestRunWithWrongCredentials(t *testing.T) {
 	if !errors.As(err, &authErr) {
 		t.Fatalf("Run: %v; want an *adplatform.AuthError", err)
 	}
-	if !rep.Interrupted || rep.Synced != 0 {
+	if rep.Status != syncer.StatusFailed || rep.Err != err || rep.Synced != 0 {
 		t.Errorf("report %+v", rep)
 	}
 	if strings.Contains(err.Error(), "wrong-password") {
@@ -433,7 +433,7 @@ func TestRunWithStoreDown(t *testing.T) {
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Run: %v; want store.ErrUnavailable", err)
 	}
-	if rep.Synced != 0 || !rep.Interrupted {
+	if rep.Synced != 0 || rep.Status != syncer.StatusInterrupted {
 		t.Errorf("report %+v: nothing can have synced", rep)
 	}
 }
@@ -458,7 +458,7 @@ func TestRunWhenListingFailsPartWay(t *testing.T) {
 	if !errors.Is(err, listErr) {
 		t.Fatalf("Run: %v; want the listing error", err)
 	}
-	if rep.Synced != 5 || !rep.Interrupted {
+	if rep.Synced != 5 || rep.Status != syncer.StatusInterrupted {
 		t.Errorf("report %+v: the 5 listed should sync, and the run be interrupted", rep)
 	}
 	p.campaigns, p.listErr = scriptedCampaigns(8), nil
@@ -481,7 +481,7 @@ func TestRunWhenPlatformAsksToWaitTooLong(t *testing.T) {
 	if !errors.As(err, &got) || got.RetryAfter != 24*time.Hour {
 		t.Fatalf("Run: %v; want the RateLimitError", err)
 	}
-	if rep.Failed != 0 || !rep.Interrupted {
+	if rep.Failed != 0 || rep.Status != syncer.StatusInterrupted {
 		t.Errorf("report %+v: a 429 is never a failure of the campaign", rep)
 	}
 }

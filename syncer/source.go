@@ -259,6 +259,9 @@ func (e *execution) pageListed(p adplatform.Page) {
 		}
 	}
 	if p.Total > 0 {
+		if e.total == 0 {
+			e.total = p.Total
+		}
 		e.s.progress.total.Store(int64(p.Total))
 	}
 	e.log.Debug("page listed", "page", p.Number, "records", len(p.Records), "invalid", invalid, "total", p.Total)

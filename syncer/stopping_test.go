@@ -41,7 +41,7 @@ func TestGracefulShutdown(t *testing.T) {
 		time.AfterFunc(cancelAt, cancel)
 		start := time.Now()
 		rep, err := newSyncer(t, client, st, syncer.Options{Concurrency: 20, GracePeriod: 10 * time.Second}).Run(ctx)
-		if err != nil || !rep.Interrupted || rep.Failed != 0 {
+		if err != nil || rep.Status != syncer.StatusInterrupted || rep.Failed != 0 {
 			t.Fatalf("Run: %v, %+v; want a graceful stop", err, rep)
 		}
 		if took := time.Since(start); took > cancelAt+3*time.Second+time.Second {
@@ -85,7 +85,7 @@ func TestGracePeriodCutsSlowCalls(t *testing.T) {
 		start := time.Now()
 		st := memory.New()
 		rep, err := newSyncer(t, client, st, syncer.Options{GracePeriod: 2 * time.Second}).Run(ctx)
-		if err != nil || !rep.Interrupted || rep.Synced != 0 || rep.Failed != 0 {
+		if err != nil || rep.Status != syncer.StatusInterrupted || rep.Synced != 0 || rep.Failed != 0 {
 			t.Fatalf("Run: %v, %+v; want interrupted with nothing synced or failed", err, rep)
 		}
 		if took := time.Since(start); took != 3*time.Second {
@@ -116,7 +116,7 @@ func TestPlatformErrorsStopTheRun(t *testing.T) {
 				}
 			}}
 			rep, err := newSyncer(t, client, st, syncer.Options{Observer: rec}).Run(context.Background())
-			if !errors.Is(err, adplatform.ErrPlatformUnavailable) || rep.Failed != 0 || !rep.Interrupted {
+			if !errors.Is(err, adplatform.ErrPlatformUnavailable) || rep.Failed != 0 || rep.Status != syncer.StatusInterrupted {
 				t.Fatalf("Run: %v, %+v; want it stopped by the outage, no campaign failed", err, rep)
 			}
 			if r := lastRun(t, st, "acct"); r.Status != store.RunInterrupted {

@@ -102,8 +102,11 @@ func New(platform Platform, st store.RunStore, opts Options) (*Syncer, error) {
 //
 // When ctx is cancelled, Run stops listing and starting sync calls, lets
 // calls already on the wire finish within Options.GracePeriod, stores what
-// was synced, marks the run interrupted, and returns the report with
-// Interrupted set and a nil error.
+// was synced, marks the run interrupted, and returns the report, with
+// Status StatusInterrupted, and a nil error.
+//
+// The report's Status says how the run ended, and its Err is the error
+// Run returns.
 func (s *Syncer) Run(ctx context.Context) (Report, error) {
 	return s.run(ctx, store.StartOptions{Fresh: s.opts.Fresh, MaxResumeAge: s.opts.MaxResumeAge})
 }
@@ -122,24 +125,32 @@ func (s *Syncer) RetryFailed(ctx context.Context) (Report, error) {
 // starts (or resumes) a run as opts say, and executes it.
 func (s *Syncer) run(ctx context.Context, opts store.StartOptions) (Report, error) {
 	started := time.Now()
+	retrying := opts.Kind == store.KindRetry
 	log := s.log.With("account", s.opts.AccountID)
 	lease, err := s.store.Acquire(ctx, s.opts.AccountID)
 	if err != nil {
-		return Report{}, fmt.Errorf("syncer: %w", err)
+		return s.notStarted(started, retrying, fmt.Errorf("syncer: %w", err))
 	}
 	defer release(ctx, lease)
 	if err := s.takeOver(ctx, lease, log); err != nil {
-		return Report{}, err
+		return s.notStarted(started, retrying, err)
 	}
 	run, err := lease.StartRun(ctx, opts)
 	if err != nil {
-		return Report{}, fmt.Errorf("syncer: start run: %w", err)
+		return s.notStarted(started, retrying, fmt.Errorf("syncer: start a run: %w", err))
 	}
-	e := s.newExecution(run, lease, started, opts.Kind == store.KindRetry)
-	if e.retrying {
+	e := s.newExecution(run, lease, started, retrying)
+	if retrying {
 		return e.execute(ctx, e.deadLetters)
 	}
 	return e.execute(ctx, e.listCampaigns)
+}
+
+// notStarted is the report and error of a run that could not start.
+func (s *Syncer) notStarted(started time.Time, retrying bool, err error) (Report, error) {
+	s.log.Error("the run could not start", "account", s.opts.AccountID, "err", err)
+	return Report{AccountID: s.opts.AccountID, Retry: retrying, Status: stoppedStatus(err), Err: err,
+		StartedAt: started, Duration: time.Since(started)}, err
 }
 
 // releaseTimeout bounds giving the account up: a database that does not

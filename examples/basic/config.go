@@ -51,6 +51,18 @@ type config struct {
 	logFormat   string
 }
 
+// secrets are the values no output may show: the platform's password and
+// the database URL's.
+func (c config) secrets() []string {
+	secrets := []string{c.password}
+	if u, err := url.Parse(c.dbURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			secrets = append(secrets, pw)
+		}
+	}
+	return secrets
+}
+
 const usageHeader = `Usage: basic [flags]
 
 Syncs one account's campaigns from the ad platform into a database: lists

@@ -31,7 +31,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -137,9 +136,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	stopProgress()
 
-	printSummary(con, rep, err, cfg.dbURL != "")
+	printSummary(con, rep, cfg.dbURL != "")
 	if cfg.json {
-		out, jerr := json.Marshal(rep)
+		out, jerr := encodeReport(rep, cfg.secrets()...)
 		if jerr != nil { // cannot happen: the report is plain data
 			con.Printf("basic: encode the report: %v\n", jerr)
 			return exitFailed
@@ -157,7 +156,7 @@ func exitCode(rep syncer.Report, runErr error) int {
 		return exitStartup // refused credentials are a configuration error
 	case errors.Is(runErr, store.ErrAccountBusy):
 		return exitBusy
-	case runErr != nil, rep.Failed > 0, rep.Interrupted:
+	case runErr != nil, rep.Status != syncer.StatusCompleted:
 		return exitFailed
 	}
 	return exitOK

@@ -25,10 +25,11 @@ func TestInterruptThenResume(t *testing.T) {
 		t.Fatalf("exit status %d after SIGINT, want 130", code)
 	}
 	r1 := decodeReport(t, first.Stdout())
-	if !r1.Interrupted || r1.Synced < 15 || r1.Synced >= 100 || r1.Failed != 0 {
+	if !r1.Interrupted || r1.Status != "interrupted" || r1.Total != 100 || r1.Synced < 15 || r1.Synced >= 100 || r1.Failed != 0 {
 		t.Fatalf("first report %+v, want interrupted with 15-99 synced", r1)
 	}
-	if !strings.Contains(first.Stderr(), "interrupted  yes") || !strings.Contains(first.Stderr(), "run again to resume") {
+	if !strings.Contains(first.Stderr(), "interrupted  yes") || !strings.Contains(first.Stderr(), "run again to resume") ||
+		!strings.Contains(first.Stderr(), fmt.Sprintf("synced       %d of 100\n", r1.Synced)) {
 		t.Errorf("the summary does not say the run was interrupted:\n%s", first.Stderr())
 	}
 	stored := syncedRows(t, schema, defaultAccountID)
@@ -209,6 +210,9 @@ func TestAccountBusy(t *testing.T) {
 	second := runBasic(t, env, "-json", "-rate", "100/1s")
 	if code := second.ExitCode(); code != exitBusy {
 		t.Errorf("second run: exit status %d, want 3", code)
+	}
+	if r := decodeReport(t, second.Stdout()); r.Status != "failed" || !strings.Contains(r.Error, "busy") || r.RunID != "" {
+		t.Errorf("second run's report %+v, want no run, failed: the account busy", r)
 	}
 	if !strings.Contains(second.Stderr(), `account "acme" is busy`) {
 		t.Errorf("the second run does not say the account is busy:\n%s", second.Stderr())
