@@ -164,5 +164,9 @@
 // page listed, campaign synced, skipped or failed, rate-limit waits) for
 // metrics; [Syncer.Progress] can be polled from another goroutine for a
 // progress bar. The report carries the client's counters for the run:
-// requests, 429s, retries and token refreshes.
+// requests, 429s, retries and token refreshes. An Observer that also
+// implements [PlatformObserverProvider] gets, for each run, an
+// adplatform.Observer of its own attached to every platform call of that
+// run (adplatform.WithObserver): what a tracing adapter needs to make each
+// call's span a child of the run's.
 package syncer

@@ -94,7 +94,8 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	s := e.s
 	s.progress.reset(e.run.ID, e.started)
 	defer s.progress.running.Store(false)
-	s.obs.RunStarted(RunInfo{RunID: e.run.ID, AccountID: s.opts.AccountID, Resumed: e.run.Resumed, Retry: e.retrying, StartedAt: e.run.StartedAt})
+	info := RunInfo{RunID: e.run.ID, AccountID: s.opts.AccountID, Resumed: e.run.Resumed, Retry: e.retrying, StartedAt: e.run.StartedAt}
+	s.obs.RunStarted(info)
 	e.log.Info("run started", "resumed", e.run.Resumed, "retry_failed", e.retrying)
 	if e.run.Note != "" {
 		e.log.Warn("an unfinished run was not resumed", "note", e.run.Note)
@@ -117,6 +118,11 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	defer cancelAfter(runCtx, 2*s.opts.GracePeriod, cancelWrites)()
 	listCtx := adplatform.WithObserver(runCtx, &e.client)
 	callCtx := adplatform.WithAdmission(adplatform.WithObserver(graceCtx, &e.client), runCtx)
+	if p, ok := s.obs.(PlatformObserverProvider); ok {
+		if o := p.PlatformObserver(info); o != nil {
+			listCtx, callCtx = adplatform.WithObserver(listCtx, o), adplatform.WithObserver(callCtx, o)
+		}
+	}
 
 	jobs := make(chan job)
 	results := make(chan result, 2*s.opts.BatchSize)

@@ -30,6 +30,20 @@ type Observer interface {
 	RunFinished(Report)
 }
 
+// PlatformObserverProvider is implemented by an [Observer] that also
+// observes the platform calls of each run: when Options.Observer has this
+// method, the syncer calls it once per run, right after RunStarted, and
+// attaches what it returns (nil: nothing) to every platform call of that
+// run, listing and syncs, through adplatform.WithObserver. Its events
+// (each attempt started and done, retries, rate-limit waits, token
+// refreshes) are then known to belong to that run: a tracing adapter
+// makes each call's span a child of the run's span, a metrics adapter
+// labels them with the account. The client's own Options.Observer still
+// gets every event.
+type PlatformObserverProvider interface {
+	PlatformObserver(RunInfo) adplatform.Observer
+}
+
 // RunInfo describes a run that starts.
 type RunInfo struct {
 	RunID     string
