@@ -20,7 +20,7 @@ import (
 // execution is one Run or RetryFailed pass. Its goroutines:
 //
 //	source ──jobs──▶ workers (Options.Concurrency) ──results──▶ writer
-//	   └───────────── undecodable records ──results──────────────┘
+//	   └── what needs no call (refused records, copies, retirements) ──┘
 //
 // The source (listing, or dead letters) stops at once when the run stops;
 // workers stop taking jobs, and calls on the wire get the grace period; the

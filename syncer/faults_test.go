@@ -26,9 +26,10 @@ type faultyStore struct {
 	attempts  []attempt
 }
 
-// attempt is one failed call of a lease, and how long it took.
+// attempt is one failed call of a lease: when, and how long it took.
 type attempt struct {
 	op   string
+	at   time.Time
 	took time.Duration
 }
 
@@ -76,7 +77,7 @@ func (f *faultyStore) fault(ctx context.Context, op string, ends bool) error {
 		return nil
 	}
 	f.mu.Lock()
-	f.attempts = append(f.attempts, attempt{op: op, took: time.Since(start)})
+	f.attempts = append(f.attempts, attempt{op: op, at: start, took: time.Since(start)})
 	f.mu.Unlock()
 	return err
 }

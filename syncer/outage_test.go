@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -89,6 +90,22 @@ func TestDatabaseOutagePausesTheRun(t *testing.T) {
 		if len(o.st.failures()) == 0 || rep.StartedAt.Add(rep.Duration).Before(back) {
 			t.Errorf("the run did not meet the outage: %d failed store calls, finished %s after it began",
 				len(o.st.failures()), rep.StartedAt.Add(rep.Duration).Sub(*outageAt))
+		}
+		// The writer's backoff: doubling from 100ms, capped at 5s and
+		// jittered below. It asks neither too often (more than the
+		// doubling allows) nor too seldom (it notices the database is
+		// back within the cap).
+		failed := o.st.failures()
+		if len(failed) > 20 {
+			t.Errorf("%d attempts during a 15s outage; the backoff allows about a dozen", len(failed))
+		}
+		for i := 1; i < len(failed); i++ {
+			if gap := failed[i].at.Sub(failed[i-1].at); gap > 5*time.Second {
+				t.Errorf("attempts %d and %d were %s apart; the backoff is capped at 5s", i, i+1, gap)
+			}
+		}
+		if last := failed[len(failed)-1].at; last.Before(back.Add(-5 * time.Second)) {
+			t.Errorf("the last failed attempt was %s before the database came back; it should keep asking", back.Sub(last))
 		}
 		runs, _ := o.st.Runs(context.Background(), "acct", store.RunQuery{})
 		if len(runs) != 1 || runs[0].Status != store.RunCompleted || runs[0].Synced != outageCampaigns {
@@ -186,6 +203,65 @@ func TestStoreAttemptTimeout(t *testing.T) {
 		}
 		if end := rep.StartedAt.Add(rep.Duration); end.Before(hungAt.Add(45 * time.Second)) {
 			t.Errorf("the run ended %s into a 45s hang", end.Sub(hungAt))
+		}
+	})
+}
+
+// The run goes at the rate window's pace and earns no 429: 120 campaigns
+// at 10 requests per rolling 2 s, a 400 ms sync call, take the floor for
+// the requests made ((⌈requests/10⌉ − 1) windows and the last call) and
+// the limiter's margin (25 ms a window), on fake time: exactly.
+func TestPacingAtTheFloor(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		o := newOutageRun(t)
+		start := time.Now()
+		rep := run(t, newSyncer(t, o.client, o.st, syncer.Options{}))
+		took := time.Since(start)
+		stats := o.platform.Stats()
+		requests := stats.Endpoints[adplatform.EndpointList].Requests + stats.Endpoints[adplatform.EndpointSync].Requests
+		windows := (requests + 9) / 10
+		floor := time.Duration(windows-1)*2*time.Second + 400*time.Millisecond
+		if rep.Synced != outageCampaigns || stats.RateLimited != 0 || requests != outageCampaigns+2 {
+			t.Fatalf("synced %d, %d 429s, %d requests; want all, none, %d", rep.Synced, stats.RateLimited, requests, outageCampaigns+2)
+		}
+		if ratio := took.Seconds() / floor.Seconds(); ratio > 1.02 {
+			t.Errorf("took %s, %.3f× the %s floor; want at most 1.02×", took, ratio, floor)
+		}
+	})
+}
+
+// A synced campaign waits at most FlushInterval for its write, however
+// few results come: each is stored (observed synced) within the interval
+// of its sync call's answer.
+func TestFlushInterval(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		platform := virtualPlatform(t, adplatformtest.Options{Campaigns: 12, RateLimit: 1, RateWindow: 3 * time.Second, SyncLatency: time.Second})
+		client := virtualClient(t, platform, 1, 3*time.Second)
+		stored := map[string]time.Time{}
+		var mu sync.Mutex
+		rec := &recorder{}
+		rec.onStored = func(id string) {
+			mu.Lock()
+			defer mu.Unlock()
+			stored[id] = time.Now()
+		}
+		run(t, newSyncer(t, client, newFaultyStore(), syncer.Options{FlushInterval: 700 * time.Millisecond, Observer: rec}))
+		answered := 0
+		for _, r := range platform.Requests() {
+			if r.Endpoint != adplatform.EndpointSync {
+				continue
+			}
+			answered++
+			id := strings.TrimSuffix(strings.TrimPrefix(r.Path, "/api/campaigns/"), "/sync")
+			done := r.Time.Add(r.Duration)
+			if wait := stored[id].Sub(done); wait < 0 || wait > 700*time.Millisecond {
+				t.Errorf("%s was stored %s after its sync call answered; the interval is 700ms", id, wait)
+			}
+		}
+		if answered != 12 {
+			t.Errorf("%d sync calls; want 12", answered)
 		}
 	})
 }

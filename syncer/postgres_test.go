@@ -43,8 +43,8 @@ func newPostgresStore(t testing.TB) (*postgres.Store, *postgrestest.Schema) {
 func TestRunPostgres(t *testing.T) {
 	t.Parallel()
 	st, _ := newPostgresStore(t)
-	srv := newPlatform(t, adplatformtest.Options{SyncErrors: map[string]int{"campaign_42": 503}})
-	rep := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
+	srv := startPlatform(t, adplatformtest.Options{SyncErrors: map[string]int{"campaign_42": 503}})
+	rep := run(t, newSyncer(t, serverClient(t, srv), st, syncer.Options{}))
 	if rep.Synced != 99 || rep.Failed != 1 || rep.Failures[0].CampaignID != "campaign_42" || rep.HTTP429 != 0 {
 		t.Fatalf("report %+v", rep)
 	}
@@ -53,8 +53,8 @@ func TestRunPostgres(t *testing.T) {
 		t.Fatalf("dead letters %+v, %v", letters, err)
 	}
 
-	healed := newPlatform(t, adplatformtest.Options{})
-	retry, err := newSyncer(t, newClient(t, healed), st, syncer.Options{}).RetryFailed(context.Background())
+	healed := startPlatform(t, adplatformtest.Options{})
+	retry, err := newSyncer(t, serverClient(t, healed), st, syncer.Options{}).RetryFailed(context.Background())
 	if err != nil || retry.Synced != 1 {
 		t.Fatalf("RetryFailed: %+v, %v", retry, err)
 	}
@@ -67,15 +67,15 @@ func TestRunPostgres(t *testing.T) {
 func TestTwoAccountsSharePostgres(t *testing.T) {
 	t.Parallel()
 	st, _ := newPostgresStore(t)
-	srvA := newPlatform(t, adplatformtest.Options{Campaigns: 40})
-	srvB := newPlatform(t, adplatformtest.Options{Campaigns: 30})
+	srvA := startPlatform(t, adplatformtest.Options{Campaigns: 40})
+	srvB := startPlatform(t, adplatformtest.Options{Campaigns: 30})
 	errs := make(chan error, 2)
 	reports := make(chan syncer.Report, 2)
 	for _, acct := range []struct {
 		id  string
 		srv *adplatformtest.Server
 	}{{"a", srvA}, {"b", srvB}} {
-		s := newSyncer(t, newClient(t, acct.srv, func(o *adplatform.Options) { o.ClientID = "client-" + acct.id }), st, syncer.Options{AccountID: acct.id})
+		s := newSyncer(t, serverClient(t, acct.srv, func(o *adplatform.Options) { o.ClientID = "client-" + acct.id }), st, syncer.Options{AccountID: acct.id})
 		go func() {
 			rep, err := s.Run(context.Background())
 			reports <- rep
@@ -90,8 +90,8 @@ func TestTwoAccountsSharePostgres(t *testing.T) {
 		rep := <-reports
 		got[rep.AccountID] = rep
 	}
-	checkAllSynced(t, got["a"], srvA, st, "a", 40)
-	checkAllSynced(t, got["b"], srvB, st, "b", 30)
+	checkAllSynced(t, got["a"], srvA.Platform, st, "a", 40)
+	checkAllSynced(t, got["b"], srvB.Platform, st, "b", 30)
 	if _, err := st.Get(context.Background(), "b", "campaign_35"); err == nil {
 		t.Error("account b holds account a's campaign_35")
 	}
@@ -105,7 +105,7 @@ func TestKillAndResumePostgres(t *testing.T) {
 		t.Skip("starts a subprocess")
 	}
 	st, schema := newPostgresStore(t)
-	srv := newPlatform(t, adplatformtest.Options{Campaigns: 80, SyncLatency: 40 * time.Millisecond})
+	srv := startPlatform(t, adplatformtest.Options{Campaigns: 80, SyncLatency: 40 * time.Millisecond})
 
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), childRole+"=sync", childPlatform+"="+srv.URL, childDatabase+"="+schema.URL)
@@ -144,7 +144,7 @@ func TestKillAndResumePostgres(t *testing.T) {
 		t.Fatal("the child finished before it was killed")
 	}
 
-	rep := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
+	rep := run(t, newSyncer(t, serverClient(t, srv), st, syncer.Options{}))
 	if !rep.Resumed || rep.Skipped != len(before) || rep.Synced != 80-len(before) {
 		t.Fatalf("after the kill: %+v; want resumed, %d skipped, %d synced", rep, len(before), 80-len(before))
 	}
@@ -226,17 +226,25 @@ func childPlatformServer() int {
 	return 0
 }
 
+// otherProcessStore opens a second store on schema, with a pool of its
+// own, as another process would.
+func otherProcessStore(t *testing.T, schema *postgrestest.Schema) *postgres.Store {
+	t.Helper()
+	other, err := postgres.Open(context.Background(), schema.URL, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return other
+}
+
 // Two stores on one database (as two processes would have) share the
 // account's lock: while a run of one holds the account, a run through the
 // other fails at once with ErrAccountBusy, naming it.
 func TestAccountBusyAcrossStoresPostgres(t *testing.T) {
 	t.Parallel()
 	st, schema := newPostgresStore(t)
-	other, err := postgres.Open(context.Background(), schema.URL, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
+	other := otherProcessStore(t, schema)
 	p, inFlight, open := gatedPlatform(5)
 	done := make(chan error)
 	go func() {
@@ -244,7 +252,7 @@ func TestAccountBusyAcrossStoresPostgres(t *testing.T) {
 		done <- err
 	}()
 	<-inFlight
-	_, err = newSyncer(t, p, other, syncer.Options{AccountID: "acme"}).Run(context.Background())
+	_, err := newSyncer(t, p, other, syncer.Options{AccountID: "acme"}).Run(context.Background())
 	if !errors.Is(err, store.ErrAccountBusy) || !strings.Contains(err.Error(), `"acme"`) {
 		t.Errorf("second run: %v; want ErrAccountBusy naming the account", err)
 	}
@@ -259,11 +267,7 @@ func TestAccountBusyAcrossStoresPostgres(t *testing.T) {
 func TestLostAccountPostgres(t *testing.T) {
 	t.Parallel()
 	st, schema := newPostgresStore(t)
-	other, err := postgres.Open(context.Background(), schema.URL, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
+	other := otherProcessStore(t, schema)
 	p, inFlight, open := gatedPlatform(5)
 	type outcome struct {
 		rep syncer.Report
@@ -287,6 +291,7 @@ func TestLostAccountPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	var thief store.Lease
+	var err error
 	deadline := time.Now().Add(10 * time.Second)
 	for thief == nil {
 		thief, err = other.Acquire(context.Background(), "acme")
@@ -354,9 +359,9 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 		t.Skip("waits out a 15 s outage")
 	}
 	st, schema, proxy := proxiedStore(t)
-	srv := newPlatform(t, adplatformtest.Options{Campaigns: 120})
+	srv := startPlatform(t, adplatformtest.Options{Campaigns: 120})
 	obs, back := takeDown(proxy, 30, 15*time.Second)
-	rep, err := newSyncer(t, newClient(t, srv), st, syncer.Options{BatchSize: 10, Observer: obs}).Run(context.Background())
+	rep, err := newSyncer(t, serverClient(t, srv), st, syncer.Options{BatchSize: 10, Observer: obs}).Run(context.Background())
 	select {
 	case <-back:
 	default:
@@ -387,14 +392,14 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 func TestDatabaseOutageBeyondTheBudgetPostgres(t *testing.T) {
 	t.Parallel()
 	st, schema, proxy := proxiedStore(t)
-	srv := newPlatform(t, adplatformtest.Options{Campaigns: 120})
+	srv := startPlatform(t, adplatformtest.Options{Campaigns: 120})
 	obs, back := takeDown(proxy, 30, 5*time.Second)
-	first, err := newSyncer(t, newClient(t, srv), st, syncer.Options{BatchSize: 10, StoreRetryBudget: time.Second, Observer: obs}).Run(context.Background())
+	first, err := newSyncer(t, serverClient(t, srv), st, syncer.Options{BatchSize: 10, StoreRetryBudget: time.Second, Observer: obs}).Run(context.Background())
 	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "run again to resume") || first.Status != syncer.StatusInterrupted {
 		t.Fatalf("Run: %v; want the database unavailable past the budget, resumable", err)
 	}
 	<-back
-	second := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
+	second := run(t, newSyncer(t, serverClient(t, srv), st, syncer.Options{}))
 	if !second.Resumed || second.RunID != first.RunID || second.Skipped < 30 || second.Skipped+second.Synced != 120 {
 		t.Fatalf("rerun %+v; want run %s resumed, what the first stored skipped, the rest synced", second, first.RunID)
 	}

@@ -70,10 +70,5 @@ func virtualClient(t testing.TB, p http.Handler, limit int, window time.Duration
 	for _, f := range tweak {
 		f(&opts)
 	}
-	c, err := adplatform.New("http://platform.invalid",
-		adplatform.StaticCredentials(adplatformtest.DefaultEmail, adplatformtest.DefaultPassword), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return mustClient(t, "http://platform.invalid", opts)
 }
