@@ -2,15 +2,12 @@ package syncer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
@@ -156,8 +153,8 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	if fatal != nil && errors.Is(fatal, context.Canceled) && parent.Err() != nil {
 		fatal = nil // the caller cancelled: a graceful stop, not a failure
 	}
-	if fatal == nil && sourceErr != nil {
-		fatal = sourceErr
+	if fatal == nil && sourceErr != nil && runCtx.Err() == nil {
+		fatal = sourceErr // a source failing as the run stops is the stop's doing
 	}
 	stopped := parent.Err() != nil || fatal != nil
 	status, reason := store.RunCompleted, ""
@@ -227,132 +224,4 @@ func (e *execution) syncOne(callCtx, graceCtx context.Context, j job) result {
 		res.err = err
 	}
 	return res
-}
-
-// stopsTheRun reports whether a call's error is the platform's, not the
-// campaign's: refused credentials, the platform unavailable (an outage
-// longer than the client waits), or a rate limit wait longer than the
-// client allows.
-func stopsTheRun(err error) bool {
-	var authErr *adplatform.AuthError
-	var limitErr *adplatform.RateLimitError
-	return errors.As(err, &authErr) || errors.As(err, &limitErr) ||
-		errors.Is(err, adplatform.ErrPlatformUnavailable) || errors.Is(err, adplatform.ErrLimiterDeadline)
-}
-
-// platformStop is the error that stops a run because of what the platform
-// said while doing what: it says what happens next.
-func platformStop(what string, err error) error {
-	var limitErr *adplatform.RateLimitError
-	var authErr *adplatform.AuthError
-	switch {
-	case errors.As(err, &limitErr) && !limitErr.Until.IsZero():
-		return fmt.Errorf("syncer: %s: the platform asked to wait until %s: the run stops, and nothing is sent before then; run again after it: %w",
-			what, limitErr.Until.UTC().Format(time.RFC3339), err)
-	case errors.Is(err, adplatform.ErrPlatformUnavailable):
-		return fmt.Errorf("syncer: %s: the platform is unavailable: the run stops; run again to resume it: %w", what, err)
-	case errors.As(err, &authErr):
-		return fmt.Errorf("syncer: %s: the platform refused the credentials: %w", what, err)
-	}
-	return fmt.Errorf("syncer: %s: %w", what, err)
-}
-
-// permanent reports whether the error that stopped a run is one that
-// running again, as it is, cannot help: the credentials were refused, the
-// account was taken by another holder, or the listing failed for good (a
-// 4xx, a body that breaks the contract). The run is then failed, not
-// interrupted: the next run does not resume it.
-func permanent(err error) bool {
-	var authErr *adplatform.AuthError
-	var apiErr *adplatform.APIError
-	var decodeErr *adplatform.DecodeError
-	switch {
-	case errors.As(err, &authErr), errors.Is(err, store.ErrAccountLost):
-		return true
-	case errors.As(err, &apiErr):
-		return !apiErr.Temporary() && apiErr.StatusCode != 429
-	case errors.As(err, &decodeErr):
-		return !errors.Is(err, adplatform.ErrMalformedResponse)
-	}
-	return false
-}
-
-// stoppedStatus is the Status of a run stopped by err (nil: the caller
-// cancelled it), or that could not start.
-func stoppedStatus(err error) Status {
-	if err != nil && (permanent(err) || errors.Is(err, store.ErrAccountBusy)) {
-		return StatusFailed
-	}
-	return StatusInterrupted
-}
-
-// cancelAfter calls cancel d after ctx is done, unless the returned stop
-// is called first.
-func cancelAfter(ctx context.Context, d time.Duration, cancel context.CancelFunc) (stop func()) {
-	var mu sync.Mutex
-	var timer *time.Timer
-	stopped := false
-	stopWatching := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if !stopped {
-			timer = time.AfterFunc(d, cancel)
-		}
-	})
-	return func() {
-		stopWatching()
-		mu.Lock()
-		defer mu.Unlock()
-		stopped = true
-		if timer != nil {
-			timer.Stop()
-		}
-	}
-}
-
-// letterKey is the key of a record's dead letter: the campaign's id, or
-// for a record without one that a store can keep (none, or not valid
-// text), a key derived from its bytes.
-func letterKey(id string, raw []byte) string {
-	if id != "" && store.ValidateText(id) == nil {
-		return id
-	}
-	sum := sha256.Sum256(raw)
-	return "undecodable:" + hex.EncodeToString(sum[:16])
-}
-
-// clientStats counts the platform client's events for one run, and passes
-// on those the run's observer and progress want.
-type clientStats struct {
-	e                                   *execution
-	requests, http429, retries, refresh atomic.Int64
-	waited                              atomic.Int64
-}
-
-func (c *clientStats) RequestStarted(adplatform.RequestInfo) {}
-
-func (c *clientStats) RequestDone(i adplatform.RequestInfo) {
-	c.requests.Add(1)
-	if i.Status == 429 {
-		c.http429.Add(1)
-	}
-}
-
-func (c *clientStats) Retrying(adplatform.RetryInfo) { c.retries.Add(1) }
-
-func (c *clientStats) TokenRefreshed() { c.refresh.Add(1) }
-
-func (c *clientStats) RateLimitWait(_ adplatform.Endpoint, d time.Duration) {
-	c.waited.Add(int64(d))
-	c.e.s.obs.RateLimitWait(d)
-}
-
-func (c *clientStats) PageListed(adplatform.PageInfo) {}
-
-func (c *clientStats) fill(r *Report) {
-	r.HTTPRequests = c.requests.Load()
-	r.HTTP429 = c.http429.Load()
-	r.Retries = c.retries.Load()
-	r.TokenRefreshes = c.refresh.Load()
-	r.RateLimitWait = time.Duration(c.waited.Load())
 }

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
@@ -79,3 +80,39 @@ func (NopObserver) RateLimitWait(time.Duration) {}
 
 // RunFinished does nothing.
 func (NopObserver) RunFinished(Report) {}
+
+// clientStats counts the platform client's events for one run, and passes
+// on those the run's observer and progress want.
+type clientStats struct {
+	e                                   *execution
+	requests, http429, retries, refresh atomic.Int64
+	waited                              atomic.Int64
+}
+
+func (c *clientStats) RequestStarted(adplatform.RequestInfo) {}
+
+func (c *clientStats) RequestDone(i adplatform.RequestInfo) {
+	c.requests.Add(1)
+	if i.Status == 429 {
+		c.http429.Add(1)
+	}
+}
+
+func (c *clientStats) Retrying(adplatform.RetryInfo) { c.retries.Add(1) }
+
+func (c *clientStats) TokenRefreshed() { c.refresh.Add(1) }
+
+func (c *clientStats) RateLimitWait(_ adplatform.Endpoint, d time.Duration) {
+	c.waited.Add(int64(d))
+	c.e.s.obs.RateLimitWait(d)
+}
+
+func (c *clientStats) PageListed(adplatform.PageInfo) {}
+
+func (c *clientStats) fill(r *Report) {
+	r.HTTPRequests = c.requests.Load()
+	r.HTTP429 = c.http429.Load()
+	r.Retries = c.retries.Load()
+	r.TokenRefreshes = c.refresh.Load()
+	r.RateLimitWait = time.Duration(c.waited.Load())
+}

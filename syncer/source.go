@@ -2,6 +2,8 @@ package syncer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -327,4 +329,15 @@ func retirement(key, reason string) result {
 func (e *execution) countSeen() {
 	e.seen++
 	e.s.progress.seen.Add(1)
+}
+
+// letterKey is the key of a record's dead letter: the campaign's id, or
+// for a record without one that a store can keep (none, or not valid
+// text), a key derived from its bytes.
+func letterKey(id string, raw []byte) string {
+	if id != "" && store.ValidateText(id) == nil {
+		return id
+	}
+	sum := sha256.Sum256(raw)
+	return "undecodable:" + hex.EncodeToString(sum[:16])
 }
