@@ -259,3 +259,50 @@ func TestRetryFailedKeepsNewerContent(t *testing.T) {
 		}
 	})
 }
+
+// pickyStore is a store of one's own with a rule of its own: it refuses
+// campaigns named "evil", as a service's CHECK constraint would.
+type pickyStore struct{ *memory.Store }
+
+func (p pickyStore) Upsert(ctx context.Context, account string, cs []store.Campaign) error {
+	var keep []store.Campaign
+	var rejected []*store.RecordError
+	for i, c := range cs {
+		if c.Name == "evil" {
+			rejected = append(rejected, &store.RecordError{ID: c.ID, Index: i, Field: "name", Reason: "evil"})
+			continue
+		}
+		keep = append(keep, c)
+	}
+	if err := p.Store.Upsert(ctx, account, keep); err != nil {
+		return err
+	}
+	if len(rejected) > 0 {
+		return &store.BatchError{Rejected: rejected}
+	}
+	return nil
+}
+
+// A campaign the store refuses at Commit, though it passed the shared
+// rules, fails after its sync call: the batch is committed again without
+// it, and it is a dead letter.
+func TestStoreRefusesAtCommit(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		list := scriptedCampaigns(10)
+		list[4].Name = "evil"
+		_, client := quickPlatform(t, adplatformtest.Options{CampaignList: list})
+		mem := memory.New()
+		st := memory.WithBookkeeping(pickyStore{mem})
+		rep := run(t, newSyncer(t, client, st, syncer.Options{}))
+		if rep.Synced != 9 || rep.Failed != 1 || rep.Failures[0].CampaignID != list[4].ID {
+			t.Fatalf("report %+v; want 9 synced, %s failed", rep, list[4].ID)
+		}
+		if got := letters(t, st, "acct"); len(got) != 1 || got[list[4].ID].Data == nil {
+			t.Errorf("dead letters %+v; want %s's", got, list[4].ID)
+		}
+		if n := len(syncedIDs(t, mem, "acct", 10)); n != 9 {
+			t.Errorf("%d campaigns stored synced; want 9", n)
+		}
+	})
+}

@@ -408,3 +408,36 @@ func TestDatabaseOutageBeyondTheBudgetPostgres(t *testing.T) {
 		t.Errorf("%d campaigns stored with synced_at (%v), want 120", stored, err)
 	}
 }
+
+// A campaign that passes the shared rules yet is refused by PostgreSQL (a
+// CHECK constraint of the service's own) fails at Commit: the batch is
+// committed again without it, it becomes a dead letter with its listed
+// record, and the rest of the batch is stored.
+func TestStoreRefusesAtCommitPostgres(t *testing.T) {
+	t.Parallel()
+	st, schema := newPostgresStore(t)
+	if _, err := schema.DB.Exec(`ALTER TABLE campaigns ADD CONSTRAINT no_paused CHECK (status <> 'paused')`); err != nil {
+		t.Fatal(err)
+	}
+	list := scriptedCampaigns(10)
+	list[2].Status, list[6].Status = "paused", "paused"
+	srv := startPlatform(t, adplatformtest.Options{CampaignList: list})
+	rep := run(t, newSyncer(t, serverClient(t, srv), st, syncer.Options{}))
+	if rep.Synced != 8 || rep.Failed != 2 || rep.Status != syncer.StatusCompletedWithFailures {
+		t.Fatalf("report %+v; want 8 synced, the 2 paused ones failed", rep)
+	}
+	for _, f := range rep.Failures {
+		var recErr *store.RecordError
+		if !errors.As(f.Err, &recErr) || !strings.Contains(f.Err.Error(), "synced on the platform, but the store rejected it") {
+			t.Errorf("failure %s: %v; want the store's rejection after the sync", f.CampaignID, f.Err)
+		}
+	}
+	var stored int
+	if err := schema.DB.Get(&stored, `SELECT count(*) FROM campaigns WHERE synced_at IS NOT NULL`); err != nil || stored != 8 {
+		t.Errorf("%d campaigns stored synced (%v), want 8", stored, err)
+	}
+	letters, err := st.DeadLetters(context.Background(), "acct", "", 10)
+	if err != nil || len(letters) != 2 || !strings.Contains(string(letters[0].Data), `"status":"paused"`) {
+		t.Errorf("dead letters %+v (%v); want the 2 refused, with their records", letters, err)
+	}
+}
