@@ -119,13 +119,10 @@ func run(t testing.TB, s *syncer.Syncer) syncer.Report {
 }
 
 // checkAllSynced asserts that the report and the store show every one of
-// n campaigns synced exactly once on the platform, with no 429.
+// n campaigns synced exactly once on the platform, with no 429: on fake
+// time, where the pace is exact.
 func checkAllSynced(t testing.TB, rep syncer.Report, p *adplatformtest.Platform, st store.Store, account string, n int) {
 	t.Helper()
-	if rep.Seen != n || rep.Synced != n || rep.Failed != 0 || rep.Status != syncer.StatusCompleted || rep.Err != nil {
-		t.Errorf("report: seen %d synced %d failed %d, %s (%v); want %d synced, no failure, completed (failures %v)",
-			rep.Seen, rep.Synced, rep.Failed, rep.Status, rep.Err, n, rep.Failures)
-	}
 	stats := p.Stats()
 	if rep.HTTP429 != 0 || stats.RateLimited != 0 {
 		t.Errorf("earned 429s: report %d, platform %d", rep.HTTP429, stats.RateLimited)
@@ -135,6 +132,18 @@ func checkAllSynced(t testing.TB, rep syncer.Report, p *adplatformtest.Platform,
 			t.Errorf("platform saw %d requests of client %s in one window, limit %d", got, id, testLimit)
 		}
 	}
+	checkAllStored(t, rep, p, st, account, n)
+}
+
+// checkAllStored is checkAllSynced without the claims on pace, which a
+// test on the clock of a loaded machine cannot make.
+func checkAllStored(t testing.TB, rep syncer.Report, p *adplatformtest.Platform, st store.Store, account string, n int) {
+	t.Helper()
+	if rep.Seen != n || rep.Synced != n || rep.Failed != 0 || rep.Status != syncer.StatusCompleted || rep.Err != nil {
+		t.Errorf("report: seen %d synced %d failed %d, %s (%v); want %d synced, no failure, completed (failures %v)",
+			rep.Seen, rep.Synced, rep.Failed, rep.Status, rep.Err, n, rep.Failures)
+	}
+	stats := p.Stats()
 	for i := 1; i <= n; i++ {
 		id := campaignID(i)
 		if calls := stats.Syncs[id].Calls; calls != 1 {

@@ -45,7 +45,7 @@ func TestRunPostgres(t *testing.T) {
 	st, _ := newPostgresStore(t)
 	srv := startPlatform(t, adplatformtest.Options{SyncErrors: map[string]int{"campaign_42": 503}})
 	rep := run(t, newSyncer(t, serverClient(t, srv), st, syncer.Options{}))
-	if rep.Synced != 99 || rep.Failed != 1 || rep.Failures[0].CampaignID != "campaign_42" || rep.HTTP429 != 0 {
+	if rep.Synced != 99 || rep.Failed != 1 || rep.Failures[0].CampaignID != "campaign_42" {
 		t.Fatalf("report %+v", rep)
 	}
 	letters, err := st.DeadLetters(context.Background(), "acct", "", 10)
@@ -90,8 +90,8 @@ func TestTwoAccountsSharePostgres(t *testing.T) {
 		rep := <-reports
 		got[rep.AccountID] = rep
 	}
-	checkAllSynced(t, got["a"], srvA.Platform, st, "a", 40)
-	checkAllSynced(t, got["b"], srvB.Platform, st, "b", 30)
+	checkAllStored(t, got["a"], srvA.Platform, st, "a", 40)
+	checkAllStored(t, got["b"], srvB.Platform, st, "b", 30)
 	if _, err := st.Get(context.Background(), "b", "campaign_35"); err == nil {
 		t.Error("account b holds account a's campaign_35")
 	}
