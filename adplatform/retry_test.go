@@ -248,6 +248,28 @@ func TestRateLimitedAbsurdWait(t *testing.T) {
 	}
 }
 
+// A wait handed over from another process (Limiter.Restore of a state
+// that says the platform asked to wait an hour) closes a new client too:
+// its first call fails at once with the *RateLimitError carrying the time,
+// without a request, not even one for a token.
+func TestRestoredWaitSendsNothing(t *testing.T) {
+	t.Parallel()
+	p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"success": true, "campaign_id": "x"})
+	})
+	c := client(t, p.URL)
+	until := time.Now().Add(time.Hour).Round(time.Second)
+	c.Limiter().Restore(adplatform.LimiterState{BlockedUntil: until})
+	_, err := c.SyncCampaign(ctxT(t), "x")
+	var rl *adplatform.RateLimitError
+	if !errors.As(err, &rl) || !rl.Until.Equal(until) || rl.Attempts != 0 {
+		t.Fatalf("err = %v; want a *RateLimitError until %s, not sent", err, until)
+	}
+	if n := p.count("/auth/token") + p.count("/api/campaigns/x/sync"); n != 0 {
+		t.Fatalf("%d requests; want none", n)
+	}
+}
+
 func TestRateLimitedTooOften(t *testing.T) {
 	t.Parallel()
 	p := scripted(t, func(w http.ResponseWriter, r *http.Request) {

@@ -57,6 +57,12 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			err error
 		)
 		if api {
+			// Closed by the platform's standing wait: nothing goes, not
+			// even a token request (asked again after the token, which a
+			// 429 may have closed meanwhile).
+			if err := c.rateClosed(cl); err != nil {
+				return nil, err
+			}
 			tok, err = c.tokens.get(ctx, cl.obs)
 			if err != nil {
 				return nil, tokenFailure(ctx, err)

@@ -2,14 +2,12 @@ package syncer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
@@ -19,7 +17,7 @@ import (
 // execution is one Run or RetryFailed pass. Its goroutines:
 //
 //	source ──jobs──▶ workers (Options.Concurrency) ──results──▶ writer
-//	   └───────────── undecodable records ──results──────────────┘
+//	   └── what needs no call (refused records, copies, retirements) ──┘
 //
 // The source (listing, or dead letters) stops at once when the run stops;
 // workers stop taking jobs, and calls on the wire get the grace period; the
@@ -29,52 +27,60 @@ import (
 type execution struct {
 	s        *Syncer
 	run      store.Run
-	lease    store.Lease // nil when the store keeps no bookkeeping
+	lease    store.Lease
 	started  time.Time
 	retrying bool
 	log      *slog.Logger
 	client   clientStats
+	// limiter is the platform's, whose state each Commit hands over; nil
+	// when it has none.
+	limiter *adplatform.Limiter
 
 	// stopRun stops the run with a cause: a fatal error.
 	stopRun context.CancelCauseFunc
 
 	// Counted by the source goroutine; read after it finished.
-	seen, skipped int
+	total, seen, skipped int
 }
 
-// emitter is how a source hands work on.
-type emitter struct {
-	jobs    chan<- job
-	results chan<- result
-}
-
-// job is a campaign to sync, and when the platform listed it.
+// job is a campaign to sync, as it was listed.
 type job struct {
-	c        adplatform.Campaign
+	c adplatform.Campaign
+	// raw is the record as the platform listed it: a dead letter keeps it.
+	raw json.RawMessage
+	// listedAt is when the platform listed it: stored content listed
+	// later is never replaced by it.
 	listedAt time.Time
 }
 
-// result is what happened to one campaign (or undecodable record).
+// result is what the writer records of one listed record.
 type result struct {
-	campaign adplatform.Campaign
-	// listedAt is when the platform listed the campaign's data: stored
-	// content listed later is never replaced by it.
-	listedAt time.Time
-	// syncedAt is set when the sync succeeded.
-	syncedAt time.Time
-	// err is why the campaign failed; nil on success.
+	// key is the campaign's id; for a record without a usable one, a key
+	// derived from its bytes.
+	key string
+	// row is the row to write (with its SyncedAt when the sync
+	// succeeded); zero for a record that cannot be stored.
+	row store.Campaign
+	// raw is the record as listed: a failure's dead letter keeps it.
+	raw json.RawMessage
+	// err is why the campaign failed; nil when it synced, and for a copy.
 	err error
+	// copy marks a later copy of a campaign in the listing (a
+	// Record.Duplicate): its content is written, it is not synced again.
+	copy bool
+	// retire, when set, is why key's dead letter is retired: that is all
+	// the result does.
+	retire string
 	// abandoned is set for a call cut short by shutdown: nothing to record,
 	// the next run syncs it.
 	abandoned bool
-	// raw and key are set for a record that could not be decoded: it has no
-	// campaign, only its raw JSON and a dead-letter key.
-	raw []byte
-	key string
 }
 
-func (s *Syncer) newExecution(run store.Run, lease store.Lease, started time.Time) *execution {
-	e := &execution{s: s, run: run, lease: lease, started: started}
+func (s *Syncer) newExecution(run store.Run, lease store.Lease, started time.Time, retrying bool) *execution {
+	e := &execution{s: s, run: run, lease: lease, started: started, retrying: retrying}
+	if lp, ok := s.platform.(LimitedPlatform); ok {
+		e.limiter = lp.Limiter()
+	}
 	e.log = s.log.With("run_id", run.ID, "account", s.opts.AccountID)
 	e.client.e = e
 	return e
@@ -85,26 +91,35 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	s := e.s
 	s.progress.reset(e.run.ID, e.started)
 	defer s.progress.running.Store(false)
-	s.obs.RunStarted(RunInfo{RunID: e.run.ID, AccountID: s.opts.AccountID, Resumed: e.run.Resumed, Retry: e.retrying, StartedAt: e.run.StartedAt})
+	info := RunInfo{RunID: e.run.ID, AccountID: s.opts.AccountID, Resumed: e.run.Resumed, Retry: e.retrying, StartedAt: e.run.StartedAt}
+	s.obs.RunStarted(info)
 	e.log.Info("run started", "resumed", e.run.Resumed, "retry_failed", e.retrying)
+	if e.run.Note != "" {
+		e.log.Warn("an unfinished run was not resumed", "note", e.run.Note)
+	}
 
+	// runCtx is the run: it ends when the caller cancels or a fatal error
+	// stops it. Once it ends, no new request is sent (it is the calls'
+	// admission); calls already on the wire finish under graceCtx, which
+	// ends GracePeriod later, and the writer stores what they brought back
+	// under writeCtx, which ends GracePeriod after that.
 	runCtx, stopRun := context.WithCancelCause(parent)
 	defer stopRun(nil)
 	e.stopRun = stopRun
-	runCtx = adplatform.WithObserver(runCtx, &e.client)
-
-	// Calls on the wire may outlive the run by the grace period, and the
-	// writer may take as long again to store what they brought back.
 	detached := context.WithoutCancel(parent)
-	callCtx, cancelCalls := context.WithCancel(adplatform.WithObserver(detached, &e.client))
-	defer cancelCalls()
+	graceCtx, cancelGrace := context.WithCancel(detached)
+	defer cancelGrace()
 	writeCtx, cancelWrites := context.WithCancel(detached)
 	defer cancelWrites()
-	grace := s.opts.GracePeriod
-	defer context.AfterFunc(runCtx, func() {
-		time.AfterFunc(grace, cancelCalls)
-		time.AfterFunc(2*grace, cancelWrites)
-	})()
+	defer cancelAfter(runCtx, s.opts.GracePeriod, cancelGrace)()
+	defer cancelAfter(runCtx, 2*s.opts.GracePeriod, cancelWrites)()
+	listCtx := adplatform.WithObserver(runCtx, &e.client)
+	callCtx := adplatform.WithAdmission(adplatform.WithObserver(graceCtx, &e.client), runCtx)
+	if p, ok := s.obs.(PlatformObserverProvider); ok {
+		if o := p.PlatformObserver(info); o != nil {
+			listCtx, callCtx = adplatform.WithObserver(listCtx, o), adplatform.WithObserver(callCtx, o)
+		}
+	}
 
 	jobs := make(chan job)
 	results := make(chan result, 2*s.opts.BatchSize)
@@ -112,7 +127,7 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	var sourceErr error
 	senders.Go(func() {
 		defer close(jobs)
-		sourceErr = source(runCtx, emitter{jobs: jobs, results: results})
+		sourceErr = source(listCtx, emitter{jobs: jobs, results: results})
 	})
 	for range s.opts.Concurrency {
 		senders.Go(func() {
@@ -120,7 +135,7 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 				if runCtx.Err() != nil {
 					continue // stopping: do not start new calls
 				}
-				results <- e.syncOne(runCtx, callCtx, j)
+				results <- e.syncOne(callCtx, graceCtx, j)
 			}
 		})
 	}
@@ -132,45 +147,48 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	w := newWriter(e)
 	w.consume(writeCtx, results)
 
-	// Every goroutine has finished: decide how the run ended.
-	rep := w.report
-	rep.RunID, rep.AccountID, rep.Resumed, rep.Retry = e.run.ID, s.opts.AccountID, e.run.Resumed, e.retrying
-	rep.Seen, rep.Skipped = e.seen, e.skipped
-	rep.StartedAt, rep.Duration = e.started, time.Since(e.started)
-	e.client.fill(&rep)
-
+	// Every goroutine but the writer's has finished: decide how the run
+	// ended, and record it with what is left to store.
 	fatal := context.Cause(runCtx)
 	if fatal != nil && errors.Is(fatal, context.Canceled) && parent.Err() != nil {
 		fatal = nil // the caller cancelled: a graceful stop, not a failure
 	}
-	if fatal == nil && sourceErr != nil {
-		fatal = sourceErr
+	if fatal == nil && sourceErr != nil && runCtx.Err() == nil {
+		fatal = sourceErr // a source failing as the run stops is the stop's doing
 	}
-	rep.Interrupted = parent.Err() != nil || fatal != nil
-
+	stopped := parent.Err() != nil || fatal != nil
 	status, reason := store.RunCompleted, ""
-	if rep.Interrupted {
+	if stopped {
 		status = store.RunInterrupted
 		if fatal != nil {
 			reason = fatal.Error()
+			if permanent(fatal) {
+				status = store.RunFailed
+			}
 		} else {
 			reason = "interrupted: " + context.Cause(parent).Error()
 		}
 	}
-	if e.lease != nil {
-		ctx, cancel := context.WithTimeout(detached, 30*time.Second)
-		err := e.lease.Commit(ctx, store.Batch{
-			RunID:    e.run.ID,
-			Progress: store.RunCounts{Seen: rep.Seen, Synced: rep.Synced, Skipped: rep.Skipped, Failed: rep.Failed},
-			Finish:   &store.RunFinish{Status: status, Error: reason},
-		})
-		cancel()
-		if err != nil && fatal == nil {
-			fatal = fmt.Errorf("syncer: record the end of the run: %w", err)
-		}
+	if err := w.finish(writeCtx, store.RunFinish{Status: status, Error: reason}); err != nil && fatal == nil {
+		fatal = fmt.Errorf("syncer: record the end of the run: %w", err)
 	}
 
-	e.log.Info("run finished", "status", status, "seen", rep.Seen, "synced", rep.Synced, "skipped", rep.Skipped,
+	rep := w.report
+	rep.RunID, rep.AccountID, rep.Resumed, rep.Retry, rep.Note = e.run.ID, s.opts.AccountID, e.run.Resumed, e.retrying, e.run.Note
+	rep.Total, rep.Seen, rep.Skipped = e.total, e.seen, e.skipped
+	rep.StartedAt, rep.Duration = e.started, time.Since(e.started)
+	rep.Err = fatal
+	switch {
+	case stopped || fatal != nil:
+		rep.Status = stoppedStatus(fatal)
+	case rep.Failed > 0:
+		rep.Status = StatusCompletedWithFailures
+	default:
+		rep.Status = StatusCompleted
+	}
+	e.client.fill(&rep)
+
+	e.log.Info("run finished", "status", rep.Status, "seen", rep.Seen, "synced", rep.Synced, "skipped", rep.Skipped,
 		"failed", rep.Failed, "pending", rep.Pending(), "duration", rep.Duration, "http_requests", rep.HTTPRequests,
 		"http_429", rep.HTTP429, "retries", rep.Retries)
 	if fatal != nil {
@@ -180,267 +198,30 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	return rep, fatal
 }
 
-// syncOne makes one campaign's sync call.
-func (e *execution) syncOne(runCtx, callCtx context.Context, j job) result {
-	c := j.c
+// syncOne makes one campaign's sync call. Under callCtx, it sends nothing
+// once the run stopped, and a request on the wire then has until graceCtx
+// ends to bring its answer back.
+func (e *execution) syncOne(callCtx, graceCtx context.Context, j job) result {
 	progress := &e.s.progress
 	progress.inFlight.Add(1)
 	defer progress.inFlight.Add(-1)
 
-	ctx, cancel := context.WithCancel(callCtx)
-	defer cancel()
-	watch := &callWatch{cancel: cancel}
-	defer context.AfterFunc(runCtx, watch.stop)()
-	_, err := e.s.platform.SyncCampaign(adplatform.WithObserver(ctx, watch), c.ID)
-
-	var authErr *adplatform.AuthError
-	var limitErr *adplatform.RateLimitError
+	_, err := e.s.platform.SyncCampaign(callCtx, j.c.ID)
+	res := result{key: j.c.ID, row: toStore(j.c, j.listedAt, time.Time{}), raw: j.raw}
 	switch {
 	case err == nil:
-		return result{campaign: c, listedAt: j.listedAt, syncedAt: time.Now()}
-	case ctx.Err() != nil && runCtx.Err() != nil:
-		return result{campaign: c, abandoned: true}
-	case errors.As(err, &authErr), errors.As(err, &limitErr):
+		res.row.SyncedAt = time.Now()
+	case errors.Is(err, adplatform.ErrStopped), graceCtx.Err() != nil:
+		// Abandoned: stopped before it could send what it had to, or cut
+		// by the grace period. Nothing to record: the next run syncs it.
+		res.abandoned = true
+	case stopsTheRun(err):
 		// Not the campaign's fault, and every other call would meet the
-		// same: stop the run; the next one resumes.
-		e.stopRun(err)
-		return result{campaign: c, abandoned: true}
+		// same: stop the run.
+		e.stopRun(platformStop("sync campaign "+strconv.Quote(j.c.ID), err))
+		res.abandoned = true
 	default:
-		return result{campaign: c, listedAt: j.listedAt, err: err}
+		res.err = err
 	}
-}
-
-// callWatch lets a sync call that is on the wire finish when the run
-// stops, while cancelling at once a call that is only waiting (for a
-// rate-limit slot, a token, or a backoff), so that no new request is sent
-// after the run stops. It learns which from the client's events.
-type callWatch struct {
-	adplatform.NopObserver
-	cancel context.CancelFunc
-
-	mu       sync.Mutex
-	onWire   bool
-	stopping bool
-}
-
-func (w *callWatch) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.stopping = true
-	if !w.onWire {
-		w.cancel()
-	}
-}
-
-func (w *callWatch) RequestStarted(adplatform.RequestInfo) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.stopping {
-		w.cancel() // a new attempt after the run stopped: do not send it
-		return
-	}
-	w.onWire = true
-}
-
-func (w *callWatch) RequestDone(i adplatform.RequestInfo) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.onWire = false
-	// A 2xx still has its body to read; anything else would lead to a
-	// retry, which must not happen once stopping.
-	if w.stopping && (i.Status < 200 || i.Status > 299) {
-		w.cancel()
-	}
-}
-
-// listCampaigns is Run's source: it lists the account's campaigns and
-// hands on those not synced at or after since (zero: none skipped).
-//
-// To ask the store which were synced without a round trip per campaign,
-// it takes what the listing has ready — about a page — at a time.
-func (e *execution) listCampaigns(ctx context.Context, since time.Time, emit emitter) error {
-	type item struct {
-		c   adplatform.Campaign
-		err error
-	}
-	const chunk = 256
-	listed := make(chan item, chunk)
-	listCtx, stopListing := context.WithCancel(ctx)
-	go func() {
-		defer close(listed)
-		for c, err := range e.s.platform.Campaigns(listCtx) {
-			select {
-			case listed <- item{c, err}:
-			case <-listCtx.Done():
-				return
-			}
-		}
-	}()
-	// However this returns, the listing stops before it does: no request
-	// may outlive the run.
-	defer func() {
-		stopListing()
-		for range listed {
-		}
-	}()
-
-	var listErr error
-	items := make([]item, 0, chunk)
-	ids := make([]string, 0, chunk)
-	for first := range listed {
-		items = append(items[:0], first)
-	drain:
-		for len(items) < chunk {
-			select {
-			case it, ok := <-listed:
-				if !ok {
-					break drain
-				}
-				items = append(items, it)
-			default:
-				break drain
-			}
-		}
-
-		var synced map[string]bool
-		if !since.IsZero() {
-			ids = ids[:0]
-			for _, it := range items {
-				if it.err == nil {
-					ids = append(ids, it.c.ID)
-				}
-			}
-			done, err := e.lease.SyncedSince(ctx, ids, since)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("syncer: ask the store which campaigns synced: %w", err)
-			}
-			synced = make(map[string]bool, len(done))
-			for _, id := range done {
-				synced[id] = true
-			}
-		}
-
-		for _, it := range items {
-			var recErr *adplatform.RecordError
-			switch {
-			case it.err == nil:
-				e.countSeen()
-				if synced[it.c.ID] {
-					e.skipped++
-					e.s.progress.skipped.Add(1)
-					e.s.obs.CampaignSkipped(it.c.ID)
-					continue
-				}
-				select {
-				case emit.jobs <- job{c: it.c, listedAt: time.Now()}:
-				case <-ctx.Done():
-					return nil
-				}
-			case errors.As(it.err, &recErr):
-				e.countSeen()
-				emit.results <- undecodable(recErr.ID, recErr.Raw, recErr)
-			case ctx.Err() != nil:
-				return nil // stopping: not a listing failure
-			default:
-				listErr = fmt.Errorf("syncer: list campaigns: %w", it.err)
-			}
-		}
-	}
-	return listErr
-}
-
-// deadLetters is RetryFailed's source: the account's dead letters, page by
-// page, decoded back into campaigns.
-func (e *execution) deadLetters(ctx context.Context, emit emitter) error {
-	const page = 100
-	after := ""
-	for {
-		letters, err := e.lease.DeadLetters(ctx, after, page)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("syncer: read dead letters: %w", err)
-		}
-		for _, dl := range letters {
-			after = dl.CampaignID
-			e.countSeen()
-			var c adplatform.Campaign
-			if err := json.Unmarshal(dl.Data, &c); err != nil {
-				emit.results <- undecodable(dl.CampaignID, dl.Data, fmt.Errorf("syncer: dead letter still undecodable: %w", err))
-				continue
-			}
-			select {
-			// The letter's data was listed before it last failed: content
-			// stored since is newer, and is not replaced by it.
-			case emit.jobs <- job{c: c, listedAt: dl.LastFailedAt}:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-		if len(letters) < page {
-			return nil
-		}
-	}
-}
-
-// countSeen counts one campaign (or record) the source took in.
-func (e *execution) countSeen() {
-	e.seen++
-	e.s.progress.seen.Add(1)
-}
-
-// undecodable is the result of a record that could not be decoded.
-func undecodable(id string, raw []byte, err error) result {
-	key := id
-	if key == "" {
-		sum := sha256.Sum256(raw)
-		key = "undecodable:" + hex.EncodeToString(sum[:16])
-	}
-	return result{raw: raw, key: key, err: err}
-}
-
-// clientStats counts the platform client's events for one run, and passes
-// on those the run's observer and progress want.
-type clientStats struct {
-	e                                   *execution
-	requests, http429, retries, refresh atomic.Int64
-	waited                              atomic.Int64
-}
-
-func (c *clientStats) RequestStarted(adplatform.RequestInfo) {}
-
-func (c *clientStats) RequestDone(i adplatform.RequestInfo) {
-	c.requests.Add(1)
-	if i.Status == 429 {
-		c.http429.Add(1)
-	}
-}
-
-func (c *clientStats) Retrying(adplatform.RetryInfo) { c.retries.Add(1) }
-
-func (c *clientStats) TokenRefreshed() { c.refresh.Add(1) }
-
-func (c *clientStats) RateLimitWait(_ adplatform.Endpoint, d time.Duration) {
-	c.waited.Add(int64(d))
-	c.e.s.obs.RateLimitWait(d)
-}
-
-func (c *clientStats) PageListed(p adplatform.PageInfo) {
-	if p.Total > 0 {
-		c.e.s.progress.total.Store(int64(p.Total))
-	}
-	c.e.log.Debug("page listed", "page", p.Page, "campaigns", p.Campaigns, "invalid", p.Invalid, "total", p.Total)
-	c.e.s.obs.PageListed(p)
-}
-
-func (c *clientStats) fill(r *Report) {
-	r.HTTPRequests = c.requests.Load()
-	r.HTTP429 = c.http429.Load()
-	r.Retries = c.retries.Load()
-	r.TokenRefreshes = c.refresh.Load()
-	r.RateLimitWait = time.Duration(c.waited.Load())
+	return res
 }

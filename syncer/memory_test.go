@@ -15,6 +15,7 @@ import (
 	"github.com/adsync/adsync/adplatform"
 	"github.com/adsync/adsync/adplatform/adplatformtest"
 	"github.com/adsync/adsync/store"
+	"github.com/adsync/adsync/store/memory"
 	"github.com/adsync/adsync/syncer"
 )
 
@@ -62,7 +63,7 @@ func peakHeapWhileSyncing(t *testing.T, n int) uint64 {
 		t.Fatal(err)
 	}
 	var stored atomic.Int64
-	s, err := syncer.New(client, discardStore{&stored}, syncer.Options{AccountID: "acct", Concurrency: 32})
+	s, err := syncer.New(client, memory.WithBookkeeping(discardStore{&stored}), syncer.Options{AccountID: "acct", Concurrency: 32})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,4 +115,8 @@ type discardStore struct{ n *atomic.Int64 }
 func (d discardStore) Upsert(_ context.Context, _ string, cs []store.Campaign) error {
 	d.n.Add(int64(len(cs)))
 	return nil
+}
+
+func (d discardStore) Get(_ context.Context, _, id string) (store.Campaign, error) {
+	return store.Campaign{}, store.ErrNotFound
 }

@@ -1,7 +1,6 @@
 package syncer
 
 import (
-	"encoding/json"
 	"sync/atomic"
 	"time"
 )
@@ -14,9 +13,24 @@ type Report struct {
 	Resumed bool
 	// Retry is set for a report of [Syncer.RetryFailed].
 	Retry bool
+	// Note says what the run did that the caller should know of: the
+	// account's unfinished run was not resumed, and why (too old, see
+	// Options.MaxResumeAge, or Options.Fresh). It is logged too.
+	Note string
 
+	// Status says how the run ended; Err is why, when it did not complete:
+	// the error Run returned (nil when the caller cancelled it).
+	Status Status
+	Err    error
+
+	// Total is the number of campaigns the platform says the account has
+	// (its listing's total), so that a run interrupted part way can say
+	// how far it got; 0 when the platform did not say, and for
+	// RetryFailed.
+	Total int
 	// Seen counts the campaigns listed (or, for RetryFailed, the dead
-	// letters considered), undecodable records included.
+	// letters considered), records that cannot be decoded included, each
+	// once: later copies of a campaign in the listing are not counted.
 	Seen int
 	// Synced counts the campaigns synced on the platform and stored.
 	Synced int
@@ -24,17 +38,16 @@ type Report struct {
 	// already synced them, or because they synced recently enough
 	// (Options.SkipSyncedWithin).
 	Skipped int
-	// Failed counts the campaigns that failed: the sync call failed after
-	// its retries, the record could not be decoded, or the store rejected
-	// it. Each is a dead letter when the store keeps them.
+	// Failed counts the campaigns that failed: the sync call failed for a
+	// reason of the campaign's own, the record could not be decoded, or
+	// the store refuses it. Each is a dead letter.
 	Failed int
 	// Failures lists the failures, up to Options.MaxReportedFailures.
 	Failures []Failure
-
-	// Interrupted is set when the run stopped before finishing: its
-	// context was cancelled or Run returned an error. The campaigns it did
-	// not reach are synced by the next run, which resumes it.
-	Interrupted bool
+	// Retired counts the dead letters the run gave up on: those whose
+	// campaign a complete listing no longer has, and those that failed
+	// Options.MaxAttempts times. They are kept, with the reason.
+	Retired int
 
 	StartedAt time.Time
 	Duration  time.Duration
@@ -49,6 +62,29 @@ type Report struct {
 	RateLimitWait time.Duration
 }
 
+// Status says how a run ended.
+type Status string
+
+// How a run ends.
+const (
+	// StatusCompleted: every campaign listed was synced or skipped.
+	StatusCompleted Status = "completed"
+	// StatusCompletedWithFailures: the run went through the whole
+	// listing, and some campaigns failed (Report.Failures; each is a
+	// dead letter).
+	StatusCompletedWithFailures Status = "completed_with_failures"
+	// StatusInterrupted: the run stopped before the end, for a reason
+	// that passes (the caller cancelled it; the database, or the
+	// platform, was unavailable; the platform asked to wait; the listing
+	// broke part way). The next run resumes it.
+	StatusInterrupted Status = "interrupted"
+	// StatusFailed: the run could not do its job, and running again as it
+	// is cannot help (the credentials were refused, the listing failed
+	// for good, another holder has the account or took it): Report.Err
+	// says why. The next run does not resume it.
+	StatusFailed Status = "failed"
+)
+
 // Pending counts the campaigns seen that were neither synced, skipped nor
 // failed: those an interrupted run did not finish.
 func (r Report) Pending() int { return r.Seen - r.Synced - r.Skipped - r.Failed }
@@ -61,40 +97,6 @@ type Failure struct {
 	// Err is the error: an *adplatform.APIError, *adplatform.RecordError,
 	// *store.RecordError, ...
 	Err error
-}
-
-// MarshalJSON encodes the report in the stable shape the example binary
-// prints with -json: run_id, account_id, resumed, seen, synced, skipped,
-// failed, failures [{id, error}], interrupted, http_requests, http_429,
-// retries, token_refreshes, duration_ms.
-func (r Report) MarshalJSON() ([]byte, error) {
-	type failure struct {
-		ID    string `json:"id"`
-		Error string `json:"error"`
-	}
-	failures := make([]failure, len(r.Failures))
-	for i, f := range r.Failures {
-		failures[i] = failure{ID: f.CampaignID, Error: f.Err.Error()}
-	}
-	return json.Marshal(struct {
-		RunID          string    `json:"run_id"`
-		AccountID      string    `json:"account_id"`
-		Resumed        bool      `json:"resumed"`
-		Seen           int       `json:"seen"`
-		Synced         int       `json:"synced"`
-		Skipped        int       `json:"skipped"`
-		Failed         int       `json:"failed"`
-		Failures       []failure `json:"failures"`
-		Interrupted    bool      `json:"interrupted"`
-		HTTPRequests   int64     `json:"http_requests"`
-		HTTP429        int64     `json:"http_429"`
-		Retries        int64     `json:"retries"`
-		TokenRefreshes int64     `json:"token_refreshes"`
-		DurationMS     int64     `json:"duration_ms"`
-	}{
-		r.RunID, r.AccountID, r.Resumed, r.Seen, r.Synced, r.Skipped, r.Failed, failures,
-		r.Interrupted, r.HTTPRequests, r.HTTP429, r.Retries, r.TokenRefreshes, r.Duration.Milliseconds(),
-	})
 }
 
 // Progress is a snapshot of a run's counts while it runs.

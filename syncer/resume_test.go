@@ -3,9 +3,9 @@ package syncer_test
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/adsync/adsync/adplatform"
 	"github.com/adsync/adsync/adplatform/adplatformtest"
 	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/store/memory"
@@ -16,123 +16,68 @@ import (
 // does not sync again what it synced.
 func TestResumeAfterCancel(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.Options{Campaigns: 60, SyncLatency: 30 * time.Millisecond})
-	st := memory.New()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	rec := &recorder{onSynced: func(n int) {
-		if n == 20 {
-			cancel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := newPlatform(t, adplatformtest.Options{Campaigns: 60, SyncLatency: 30 * time.Millisecond})
+		st := memory.New()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		rec := &recorder{onSynced: func(n int) {
+			if n == 20 {
+				cancel()
+			}
+		}}
+		first, err := newSyncer(t, newClient(t, srv), st, syncer.Options{Observer: rec}).Run(ctx)
+		if err != nil {
+			t.Fatalf("a cancelled run is not an error: %v", err)
 		}
-	}}
-	first, err := newSyncer(t, newClient(t, srv), st, syncer.Options{Observer: rec}).Run(ctx)
-	if err != nil {
-		t.Fatalf("a cancelled run is not an error: %v", err)
-	}
-	if !first.Interrupted || first.Synced < 20 || first.Synced >= 60 {
-		t.Fatalf("first run: %+v; want it interrupted after 20 synced", first)
-	}
-	done := syncedIDs(t, st, "acct", 60)
-	if len(done) != first.Synced {
-		t.Fatalf("report says %d synced, the store %d", first.Synced, len(done))
-	}
-
-	second := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
-	if !second.Resumed || second.RunID != first.RunID || second.Skipped != first.Synced || second.Synced != 60-first.Synced {
-		t.Fatalf("second run: %+v; want run %s resumed, %d skipped, %d synced", second, first.RunID, first.Synced, 60-first.Synced)
-	}
-	syncs := srv.Platform.Stats().Syncs
-	for id := range done {
-		if calls := syncs[id].Calls; calls != 1 {
-			t.Errorf("%s was synced by the first run and called %d times", id, calls)
+		if first.Status != syncer.StatusInterrupted || first.Synced < 20 || first.Synced >= 60 {
+			t.Fatalf("first run: %+v; want it interrupted after 20 synced", first)
 		}
-	}
-	if n := len(syncedIDs(t, st, "acct", 60)); n != 60 {
-		t.Errorf("%d of 60 campaigns synced after the resume", n)
-	}
+		done := syncedIDs(t, st, "acct", 60)
+		if len(done) != first.Synced {
+			t.Fatalf("report says %d synced, the store %d", first.Synced, len(done))
+		}
 
-	// The resumed run completed: a third starts afresh.
-	third := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
-	if third.Resumed || third.Synced != 60 {
-		t.Errorf("third run: %+v; want a fresh run", third)
-	}
+		second := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
+		if !second.Resumed || second.RunID != first.RunID || second.Skipped != first.Synced || second.Synced != 60-first.Synced {
+			t.Fatalf("second run: %+v; want run %s resumed, %d skipped, %d synced", second, first.RunID, first.Synced, 60-first.Synced)
+		}
+		syncs := srv.Stats().Syncs
+		for id := range done {
+			if calls := syncs[id].Calls; calls != 1 {
+				t.Errorf("%s was synced by the first run and called %d times", id, calls)
+			}
+		}
+		if n := len(syncedIDs(t, st, "acct", 60)); n != 60 {
+			t.Errorf("%d of 60 campaigns synced after the resume", n)
+		}
+
+		// The resumed run completed: a third starts afresh.
+		third := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{}))
+		if third.Resumed || third.Synced != 60 {
+			t.Errorf("third run: %+v; want a fresh run", third)
+		}
+	})
 }
 
 // Fresh ignores an unfinished run.
 func TestFreshIgnoresUnfinishedRun(t *testing.T) {
 	t.Parallel()
-	srv := newPlatform(t, adplatformtest.Options{Campaigns: 20})
-	st := memory.New()
-	ctx, cancel := context.WithCancel(context.Background())
-	rec := &recorder{onSynced: func(n int) {
-		if n == 5 {
-			cancel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := newPlatform(t, adplatformtest.Options{Campaigns: 20})
+		st := memory.New()
+		ctx, cancel := context.WithCancel(context.Background())
+		rec := &recorder{onSynced: func(n int) {
+			if n == 5 {
+				cancel()
+			}
+		}}
+		first, _ := newSyncer(t, newClient(t, srv), st, syncer.Options{Observer: rec}).Run(ctx)
+		fresh := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{Fresh: true}))
+		if fresh.Resumed || fresh.RunID == first.RunID || fresh.Skipped != 0 || fresh.Synced != 20 {
+			t.Errorf("fresh run: %+v", fresh)
 		}
-	}}
-	first, _ := newSyncer(t, newClient(t, srv), st, syncer.Options{Observer: rec}).Run(ctx)
-	fresh := run(t, newSyncer(t, newClient(t, srv), st, syncer.Options{Fresh: true}))
-	if fresh.Resumed || fresh.RunID == first.RunID || fresh.Skipped != 0 || fresh.Synced != 20 {
-		t.Errorf("fresh run: %+v", fresh)
-	}
-}
-
-// On cancel, calls on the wire finish and are stored; calls waiting for a
-// rate-limit slot are abandoned, and no request goes out after the cancel.
-func TestGracefulShutdown(t *testing.T) {
-	t.Parallel()
-	srv := newPlatform(t, adplatformtest.Options{Campaigns: 100, SyncLatency: 300 * time.Millisecond})
-	// Fewer slots than workers: some calls are always waiting in the limiter.
-	client := newClient(t, srv, func(o *adplatform.Options) { o.RateLimit = 5 })
-	st := memory.New()
-	ctx, cancel := context.WithCancel(context.Background())
-	var cancelled time.Time
-	time.AfterFunc(700*time.Millisecond, func() { cancelled = time.Now(); cancel() })
-	rep, err := newSyncer(t, client, st, syncer.Options{GracePeriod: 5 * time.Second}).Run(ctx)
-	returned := time.Now()
-	if err != nil || !rep.Interrupted {
-		t.Fatalf("Run: %v, interrupted %v; want a graceful stop", err, rep.Interrupted)
-	}
-	if wait := returned.Sub(cancelled); wait > 1500*time.Millisecond {
-		t.Errorf("Run took %v to return after the cancel; calls on the wire need 300ms", wait)
-	}
-	var answered int
-	for _, r := range srv.Platform.Requests() {
-		if r.Endpoint != adplatform.EndpointSync {
-			continue
-		}
-		if r.Time.After(cancelled.Add(50 * time.Millisecond)) {
-			t.Errorf("a sync request arrived %v after the cancel", r.Time.Sub(cancelled))
-		}
-		if r.Status == 200 {
-			answered++
-		} else {
-			t.Errorf("a sync call on the wire was cut: status %d after %v", r.Status, r.Duration)
-		}
-	}
-	if answered == 0 || rep.Synced != answered || rep.Failed != 0 {
-		t.Errorf("platform answered %d syncs, the run stored %d (failed %d)", answered, rep.Synced, rep.Failed)
-	}
-	if n := len(syncedIDs(t, st, "acct", 100)); n != answered {
-		t.Errorf("store holds %d synced campaigns, the platform answered %d", n, answered)
-	}
-}
-
-// Calls on the wire longer than the grace period are cut, and are neither
-// synced nor failed: the next run does them.
-func TestGracePeriodCutsSlowCalls(t *testing.T) {
-	t.Parallel()
-	srv := newPlatform(t, adplatformtest.Options{Campaigns: 30, SyncLatency: 2 * time.Second})
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(300*time.Millisecond, cancel)
-	start := time.Now()
-	rep, err := newSyncer(t, newClient(t, srv, func(o *adplatform.Options) { o.SyncTimeout = 5 * time.Second }), memory.New(),
-		syncer.Options{GracePeriod: 100 * time.Millisecond}).Run(ctx)
-	if err != nil || !rep.Interrupted || rep.Synced != 0 || rep.Failed != 0 {
-		t.Fatalf("Run: %v, %+v; want interrupted with nothing synced or failed", err, rep)
-	}
-	if took := time.Since(start); took > 1500*time.Millisecond {
-		t.Errorf("Run took %v; the grace period is 100ms", took)
-	}
+	})
 }
 
 // syncedIDs returns the ids among campaign_1..n stored with a SyncedAt.

@@ -2,10 +2,8 @@ package syncer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
@@ -13,25 +11,31 @@ import (
 )
 
 // writer is the run's only store writer. It batches results by count or
-// by time, and records each batch: with a lease, in one Commit (the
-// campaigns, synced ones with their SyncedAt and failed ones with their
-// listed data, the dead letters of the failures, the resolution of those
-// of the synced, the run's progress); without, by one Upsert. Records the
-// store rejects become failures. Only then does it count a campaign as
-// synced: Report.Synced means synced and stored.
+// by time, and records each batch in one Lease.Commit: the campaigns
+// (synced ones with their SyncedAt, failed ones with their listed data),
+// the dead letters of the failures, the resolution of those of the synced,
+// and the run's progress. The last Commit of a run also carries its end.
+// Records the store rejects become failures, and the batch is committed
+// again without them. Only once a batch is committed does it count a
+// campaign as synced: Report.Synced means synced and stored.
+//
+// A Commit that fails because the database is unavailable is retried with
+// patience (see patience): meanwhile the writer reads no result, so the
+// workers block on the bounded results channel and the source on theirs,
+// and nothing a sync call brought back is dropped.
 type writer struct {
-	e      *execution
-	report Report
+	e       *execution
+	p       patience
+	report  Report
+	pending []result
+	// copies holds the content of later copies of listed campaigns whose
+	// own result has not come yet: when it does, it is written with the
+	// copy's content, so that the last copy wins whichever lands first.
+	// It holds only duplicated ids, a handful.
+	copies map[string]store.Campaign
 
-	rows    []store.Campaign
-	entries []entry // one per pending result with something to record
-	broken  bool    // a store write failed for good: drop the rest
-}
-
-// entry is a pending result; row is its index in rows, or -1.
-type entry struct {
-	res result
-	row int
+	broken bool // a Commit failed for good: drop the rest
+	lost   bool // ... because the lease was lost: write nothing more
 }
 
 // failure is a campaign of a batch that failed.
@@ -42,11 +46,12 @@ type failure struct {
 }
 
 func newWriter(e *execution) *writer {
-	n := e.s.opts.BatchSize
-	return &writer{e: e, rows: make([]store.Campaign, 0, n), entries: make([]entry, 0, n)}
+	return &writer{e: e, p: e.patience(), pending: make([]result, 0, e.s.opts.BatchSize), copies: map[string]store.Campaign{}}
 }
 
-// consume drains results until the channel is closed.
+// consume drains results until the channel is closed, committing a batch
+// when it is full or FlushInterval has passed. What is pending when the
+// channel closes is left for finish.
 func (w *writer) consume(ctx context.Context, results <-chan result) {
 	ticker := time.NewTicker(w.e.s.opts.FlushInterval)
 	defer ticker.Stop()
@@ -54,153 +59,197 @@ func (w *writer) consume(ctx context.Context, results <-chan result) {
 		select {
 		case r, ok := <-results:
 			if !ok {
-				w.flush(ctx)
 				return
 			}
+			if r.abandoned || w.broken {
+				continue
+			}
 			w.add(r)
-			if len(w.entries) >= w.e.s.opts.BatchSize {
-				w.flush(ctx)
+			if len(w.pending) >= w.e.s.opts.BatchSize {
+				w.flush(ctx, nil)
 			}
 		case <-ticker.C:
-			w.flush(ctx)
+			w.flush(ctx, nil)
 		}
 	}
 }
 
+// add takes a result into the pending batch.
+//
+// A listing's later copy of a campaign wins over its first copy, whose
+// sync call may return before or after the copy arrives; its row keeps the
+// first copy's SyncedAt. So a copy whose first copy's row is in this batch
+// replaces that row's content; otherwise it is written on its own (store
+// content is newer-wins: it replaces a row already stored), and kept aside
+// until the first copy's result comes, which then carries its content.
 func (w *writer) add(r result) {
-	if r.abandoned || w.broken {
-		return
-	}
-	row := -1
-	if r.raw == nil {
-		row = len(w.rows)
-		w.rows = append(w.rows, toStore(r.campaign, r.listedAt, r.syncedAt))
-	}
-	w.entries = append(w.entries, entry{res: r, row: row})
-}
-
-func (w *writer) flush(ctx context.Context) {
-	if len(w.entries) == 0 {
-		return
-	}
-	defer func() {
-		w.rows, w.entries = w.rows[:0], w.entries[:0]
-	}()
-	var synced []string
-	var failures []failure
-	var ok bool
-	if w.e.lease != nil {
-		synced, failures, ok = w.commit(ctx)
-	} else {
-		synced, failures, ok = w.upsert(ctx)
-	}
-	if !ok {
-		return
-	}
-	for _, f := range failures {
-		w.failed(f.key, f.err)
-	}
-	s := w.e.s
-	for _, id := range synced {
-		w.report.Synced++
-		s.progress.synced.Add(1)
-		s.obs.CampaignSynced(id)
-	}
-	w.e.log.Debug("batch stored", "synced", len(synced), "failed", len(failures))
-}
-
-// commit records the batch through the lease, in one Commit. Campaigns the
-// store rejects are moved to the batch's failures, and the batch committed
-// again without them.
-func (w *writer) commit(ctx context.Context) ([]string, []failure, bool) {
-	s := w.e.s
-	rejected := map[int]error{}
-	for {
-		synced, failures := w.sort(rejected)
-		rows := make([]store.Campaign, 0, len(w.rows))
-		at := make([]int, 0, len(w.rows)) // rows[i] is w.rows[at[i]]
-		for i, c := range w.rows {
-			if _, bad := rejected[i]; !bad {
-				rows, at = append(rows, c), append(at, i)
+	if r.copy {
+		for i := range w.pending {
+			if p := &w.pending[i]; p.key == r.key && !p.copy && p.row.ID != "" {
+				p.row = newerContent(p.row, r.row)
+				return
 			}
 		}
-		letters := make([]store.DeadLetter, len(failures))
-		for i, f := range failures {
-			letters[i] = store.DeadLetter{CampaignID: f.key, Data: f.data, Error: f.err.Error()}
+		w.copies[r.key] = r.row
+	} else if c, ok := w.copies[r.key]; ok {
+		delete(w.copies, r.key)
+		if r.row.ID != "" {
+			r.row = newerContent(r.row, c)
 		}
-		b := store.Batch{
-			RunID: w.e.run.ID, Campaigns: rows, DeadLetters: letters, Resolved: synced,
-			Progress: store.RunCounts{
-				Seen: int(s.progress.seen.Load()), Skipped: int(s.progress.skipped.Load()),
-				Synced: w.report.Synced + len(synced), Failed: w.report.Failed + len(failures),
-			},
-		}
-		err := w.retry(ctx, "commit", func(ctx context.Context) error { return w.e.lease.Commit(ctx, b) })
+	}
+	w.pending = append(w.pending, r)
+}
+
+// newerContent returns row with the content and ListedAt of c when c was
+// listed no earlier, and row's SyncedAt either way.
+func newerContent(row, c store.Campaign) store.Campaign {
+	if c.ListedAt.Before(row.ListedAt) {
+		return row
+	}
+	c.SyncedAt = row.SyncedAt
+	return c
+}
+
+// finish commits what is pending with the run's end, as patiently as any
+// batch. It returns the error that kept the end from being recorded, if
+// any. After the writer broke, it makes one attempt: the database may be
+// back; if it is not, the run stays running in the store, and the next
+// run resumes it.
+func (w *writer) finish(ctx context.Context, end store.RunFinish) error {
+	if w.lost {
+		return nil
+	}
+	if w.broken {
+		w.pending = w.pending[:0]
+		return w.p.once(ctx, func(ctx context.Context) error { return w.e.lease.Commit(ctx, w.batch(nil, &end)) })
+	}
+	return w.flush(ctx, &end)
+}
+
+// flush commits the pending results (and end, when set) in one Commit.
+// Campaigns the store rejects are moved to the batch's failures, and the
+// batch is committed again without them. A failure to commit breaks the
+// writer and stops the run; it is returned too.
+func (w *writer) flush(ctx context.Context, end *store.RunFinish) error {
+	if (len(w.pending) == 0 && end == nil) || w.broken {
+		return nil
+	}
+	defer func() { w.pending = w.pending[:0] }()
+	rejected := map[int]error{} // pending index → why the store rejected its row
+	for round := 1; ; round++ {
+		b := w.batch(rejected, end)
+		err := w.p.do(ctx, func(ctx context.Context) error { return w.e.lease.Commit(ctx, b) })
 		var batchErr *store.BatchError
-		if errors.As(err, &batchErr) && len(rejected) == 0 {
+		if errors.As(err, &batchErr) && round < 3 {
+			// Rows are the pending results with one, in order.
+			rows := w.rowOwners(rejected)
 			for _, r := range batchErr.Rejected {
-				rejected[at[r.Index]] = r
+				if r.Index >= 0 && r.Index < len(rows) {
+					rejected[rows[r.Index]] = r
+				}
 			}
 			continue
 		}
 		if err != nil {
 			w.fail(err)
-			return nil, nil, false
+			return err
 		}
-		return synced, failures, true
+		w.committed(rejected)
+		return nil
 	}
 }
 
-// upsert writes the batch's campaigns, for a store without bookkeeping.
-func (w *writer) upsert(ctx context.Context) ([]string, []failure, bool) {
+// rowOwners returns, for each row of the batch built with rejected, the
+// index of the pending result it came from.
+func (w *writer) rowOwners(rejected map[int]error) []int {
+	var owners []int
+	for i, r := range w.pending {
+		if _, bad := rejected[i]; !bad && r.row.ID != "" {
+			owners = append(owners, i)
+		}
+	}
+	return owners
+}
+
+// batch builds the Commit of the pending results, the rows in rejected
+// left out and failed, with end when set.
+func (w *writer) batch(rejected map[int]error, end *store.RunFinish) store.Batch {
 	s := w.e.s
-	rejected := map[int]error{}
-	if len(w.rows) > 0 {
-		err := w.retry(ctx, "store campaigns", func(ctx context.Context) error {
-			return s.store.Upsert(ctx, s.opts.AccountID, w.rows)
-		})
-		var batchErr *store.BatchError
-		switch {
-		case errors.As(err, &batchErr):
-			for _, r := range batchErr.Rejected {
-				rejected[r.Index] = r
-			}
-		case err != nil:
-			w.fail(err)
-			return nil, nil, false
+	b := store.Batch{RunID: w.e.run.ID, Finish: end, State: w.e.handover(end != nil)}
+	synced, failed := 0, 0
+	for i, r := range w.pending {
+		if _, bad := rejected[i]; !bad && r.row.ID != "" {
+			b.Campaigns = append(b.Campaigns, r.row)
 		}
-	}
-	synced, failures := w.sort(rejected)
-	return synced, failures, true
-}
-
-// sort sorts the batch into the ids of the campaigns synced and the
-// failures, given the rows the store rejected.
-func (w *writer) sort(rejected map[int]error) (synced []string, failures []failure) {
-	for _, en := range w.entries {
-		r := en.res
-		if rejErr, ok := rejected[en.row]; en.row >= 0 && ok {
-			if r.err == nil {
-				r.err = fmt.Errorf("synced on the platform, but the store rejected it: %w", rejErr)
-			} else {
-				r.err = errors.Join(r.err, rejErr)
-			}
-		}
-		if r.err == nil {
-			synced = append(synced, r.campaign.ID)
+		if r.retire != "" {
+			b.Retired = append(b.Retired, store.Retirement{CampaignID: r.key, Reason: r.retire})
 			continue
 		}
-		key, data := r.key, r.raw
-		if data == nil {
-			key = r.campaign.ID
-			var err error
-			if data, err = json.Marshal(r.campaign); err != nil {
-				data = []byte(fmt.Sprintf("%q", err.Error())) // unreachable: a decoded campaign encodes
-			}
+		if r.copy {
+			continue
 		}
-		failures = append(failures, failure{key: key, data: data, err: r.err})
+		if f, ok := w.failureOf(i, rejected); ok {
+			b.DeadLetters = append(b.DeadLetters, store.DeadLetter{CampaignID: f.key, Data: f.data, Error: f.err.Error()})
+			failed++
+			continue
+		}
+		b.Resolved = append(b.Resolved, r.key)
+		synced++
 	}
-	return synced, failures
+	b.Progress = store.RunCounts{
+		Seen: int(s.progress.seen.Load()), Skipped: int(s.progress.skipped.Load()),
+		Synced: w.report.Synced + synced, Failed: w.report.Failed + failed,
+	}
+	return b
+}
+
+// failureOf returns the failure of pending result i, given the rows the
+// store rejected, or false when it synced.
+func (w *writer) failureOf(i int, rejected map[int]error) (failure, bool) {
+	r := w.pending[i]
+	err := r.err
+	if rejErr, ok := rejected[i]; ok {
+		if err == nil {
+			err = fmt.Errorf("synced on the platform, but the store rejected it: %w", rejErr)
+		} else {
+			err = errors.Join(err, rejErr)
+		}
+	}
+	if err == nil {
+		return failure{}, false
+	}
+	return failure{key: r.key, data: r.raw, err: err}, true
+}
+
+// committed counts a committed batch in the report and tells the
+// observer.
+func (w *writer) committed(rejected map[int]error) {
+	s := w.e.s
+	synced, failed := 0, 0
+	retired := 0
+	for i, r := range w.pending {
+		if r.retire != "" {
+			w.report.Retired++
+			retired++
+			continue
+		}
+		if r.copy {
+			if err, bad := rejected[i]; bad {
+				w.e.log.Warn("a later copy of a campaign in the listing was not stored", "campaign_id", r.key, "err", err)
+			}
+			continue
+		}
+		if f, ok := w.failureOf(i, rejected); ok {
+			w.failed(f.key, f.err)
+			failed++
+			continue
+		}
+		w.report.Synced++
+		synced++
+		s.progress.synced.Add(1)
+		s.obs.CampaignSynced(r.key)
+	}
+	w.e.log.Debug("batch stored", "synced", synced, "failed", failed, "retired", retired)
 }
 
 // failed records one failure in the report.
@@ -215,37 +264,17 @@ func (w *writer) failed(id string, err error) {
 	s.obs.CampaignFailed(id, err)
 }
 
-// fail stops the run after a store write failed for good. What was pending
-// is dropped: those campaigns are not recorded as synced, so the next run
+// fail stops the run after a Commit failed for good. What was pending is
+// dropped: those campaigns are not recorded as synced, so the next run
 // syncs them again.
 func (w *writer) fail(err error) {
 	w.broken = true
-	w.e.stopRun(fmt.Errorf("syncer: store unavailable: %w", err))
-}
-
-// retry runs a store operation, retrying failures of the whole operation
-// (not a *store.BatchError, which is a result) with capped, jittered
-// backoff.
-func (w *writer) retry(ctx context.Context, what string, op func(context.Context) error) error {
-	attempts := 1 + w.e.s.opts.StoreRetries
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = op(ctx)
-		var batchErr *store.BatchError
-		if err == nil || errors.As(err, &batchErr) || errors.Is(err, store.ErrAccountLost) || attempt >= attempts || ctx.Err() != nil {
-			return err
-		}
-		wait := min(100*time.Millisecond<<(attempt-1), 5*time.Second)
-		wait = time.Duration(rand.Int64N(int64(wait)) + 1)
-		w.e.log.Warn("store operation failed, retrying", "op", what, "attempt", attempt, "wait", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
+	if errors.Is(err, store.ErrAccountLost) {
+		w.lost = true
+		w.e.stopRun(fmt.Errorf("syncer: stopped, writing nothing more: %w", err))
+		return
 	}
+	w.e.stopRun(fmt.Errorf("syncer: record a batch: %w", err))
 }
 
 // toStore maps a platform campaign to the store's record.

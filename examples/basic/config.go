@@ -51,6 +51,18 @@ type config struct {
 	logFormat   string
 }
 
+// secrets are the values no output may show: the platform's password and
+// the database URL's.
+func (c config) secrets() []string {
+	secrets := []string{c.password}
+	if u, err := url.Parse(c.dbURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			secrets = append(secrets, pw)
+		}
+	}
+	return secrets
+}
+
 const usageHeader = `Usage: basic [flags]
 
 Syncs one account's campaigns from the ad platform into a database: lists
@@ -74,8 +86,8 @@ Environment:
 
 Exit status: 0 every campaign synced; 1 some campaigns failed, or the run
 stopped on an error; 2 a configuration or start-up error (flags, environment,
-database, refused credentials); 130 interrupted by SIGINT or SIGTERM (a second
-signal quits at once).
+database, refused credentials); 3 the account is busy (another run holds it);
+130 interrupted by SIGINT or SIGTERM (a second signal quits at once).
 
 Flags:
 `

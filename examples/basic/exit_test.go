@@ -85,8 +85,11 @@ func TestWrongPassword(t *testing.T) {
 	if strings.Contains(p.Stderr()+p.Stdout(), wrong) {
 		t.Errorf("the output shows the password")
 	}
-	if r := decodeReport(t, p.Stdout()); r.Synced != 0 || !r.Interrupted {
-		t.Errorf("report %+v, want nothing synced and the run interrupted", r)
+	if r := decodeReport(t, p.Stdout()); r.Synced != 0 || r.Status != "failed" || !strings.Contains(r.Error, "Invalid credentials") {
+		t.Errorf("report %+v, want nothing synced, the run failed on the credentials", r)
+	}
+	if strings.Contains(p.Stderr(), "run again to resume") {
+		t.Errorf("the summary says to run again, which cannot help:\n%s", p.Stderr())
 	}
 }
 
@@ -100,7 +103,8 @@ func TestCampaignFails(t *testing.T) {
 		t.Errorf("exit status %d, want 1", code)
 	}
 	r := decodeReport(t, p.Stdout())
-	if r.Seen != 20 || r.Synced != 19 || r.Failed != 1 || len(r.Failures) != 1 || r.Failures[0].ID != "campaign_7" || r.Interrupted {
+	if r.Seen != 20 || r.Synced != 19 || r.Failed != 1 || len(r.Failures) != 1 || r.Failures[0].ID != "campaign_7" ||
+		r.Status != "completed_with_failures" || r.Error != "" {
 		t.Fatalf("report %+v, want 19 synced and campaign_7 failed", r)
 	}
 	if !strings.Contains(r.Failures[0].Error, "400") {
@@ -135,8 +139,8 @@ func TestRunError(t *testing.T) {
 	if !strings.Contains(p.Stderr(), "basic: the run stopped: syncer: list campaigns") || !strings.Contains(p.Stderr(), "404") {
 		t.Errorf("stderr does not give the listing's error:\n%s", p.Stderr())
 	}
-	if r := decodeReport(t, p.Stdout()); !r.Interrupted || r.Seen != 0 {
-		t.Errorf("report %+v, want an interrupted run that saw nothing", r)
+	if r := decodeReport(t, p.Stdout()); r.Status != "failed" || !strings.Contains(r.Error, "404") || r.Seen != 0 {
+		t.Errorf("report %+v, want a run failed on the listing's 404, that saw nothing", r)
 	}
 	if strings.Contains(p.Stderr(), "t0k3n") {
 		t.Errorf("stderr shows the token")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/syncer"
 )
 
@@ -80,12 +81,13 @@ func TestExitCode(t *testing.T) {
 		err  error
 		want int
 	}{
-		{"all synced", syncer.Report{Seen: 3, Synced: 3}, nil, exitOK},
-		{"nothing to do", syncer.Report{}, nil, exitOK},
-		{"some failed", syncer.Report{Seen: 3, Synced: 2, Failed: 1}, nil, exitFailed},
-		{"interrupted", syncer.Report{Seen: 3, Synced: 1, Interrupted: true}, nil, exitFailed},
-		{"run error", syncer.Report{Interrupted: true}, errors.New("syncer: list campaigns: boom"), exitFailed},
-		{"credentials refused", syncer.Report{Interrupted: true}, authErr, exitStartup},
+		{"all synced", syncer.Report{Seen: 3, Synced: 3, Status: syncer.StatusCompleted}, nil, exitOK},
+		{"nothing to do", syncer.Report{Status: syncer.StatusCompleted}, nil, exitOK},
+		{"some failed", syncer.Report{Seen: 3, Synced: 2, Failed: 1, Status: syncer.StatusCompletedWithFailures}, nil, exitFailed},
+		{"interrupted", syncer.Report{Seen: 3, Synced: 1, Status: syncer.StatusInterrupted}, nil, exitFailed},
+		{"run error", syncer.Report{Status: syncer.StatusInterrupted}, errors.New("syncer: list campaigns: boom"), exitFailed},
+		{"credentials refused", syncer.Report{Status: syncer.StatusFailed}, authErr, exitStartup},
+		{"account busy", syncer.Report{Status: syncer.StatusFailed}, fmt.Errorf("syncer: %w", &store.AccountError{AccountID: "a", Err: store.ErrAccountBusy}), exitBusy},
 	}
 	for _, tt := range tests {
 		if got := exitCode(tt.rep, tt.err); got != tt.want {

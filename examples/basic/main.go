@@ -21,15 +21,16 @@
 //
 // Exit status: 0 every campaign synced; 1 some campaigns failed (listed in
 // the report), or the run stopped on an error after it started; 2 a
-// configuration or start-up error, refused credentials included; 130
-// interrupted by SIGINT or SIGTERM. The first signal stops the run
+// configuration or start-up error, refused credentials included; 3 the
+// account is busy: another run (another process, an overlapping cron)
+// holds it, and nothing was done; 130 interrupted by SIGINT or SIGTERM.
+// The first signal stops the run
 // gracefully (calls on the wire finish and are stored, the run is recorded
 // interrupted, and the next run resumes it); a second one quits at once.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,6 +46,7 @@ import (
 	"github.com/adsync/adsync/adplatform"
 	"github.com/adsync/adsync/adplatform/adplatformtest"
 	"github.com/adsync/adsync/examples/internal/ratelimit"
+	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/store/memory"
 	"github.com/adsync/adsync/store/postgres"
 	"github.com/adsync/adsync/syncer"
@@ -55,6 +57,7 @@ const (
 	exitOK          = 0
 	exitFailed      = 1
 	exitStartup     = 2
+	exitBusy        = 3
 	exitInterrupted = 130
 )
 
@@ -133,9 +136,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	stopProgress()
 
-	printSummary(con, rep, err, cfg.dbURL != "")
+	printSummary(con, rep, cfg.dbURL != "")
 	if cfg.json {
-		out, jerr := json.Marshal(rep)
+		out, jerr := encodeReport(rep, cfg.secrets()...)
 		if jerr != nil { // cannot happen: the report is plain data
 			con.Printf("basic: encode the report: %v\n", jerr)
 			return exitFailed
@@ -151,7 +154,9 @@ func exitCode(rep syncer.Report, runErr error) int {
 	switch {
 	case errors.As(runErr, &authErr):
 		return exitStartup // refused credentials are a configuration error
-	case runErr != nil, rep.Failed > 0, rep.Interrupted:
+	case errors.Is(runErr, store.ErrAccountBusy):
+		return exitBusy
+	case runErr != nil, rep.Status != syncer.StatusCompleted:
 		return exitFailed
 	}
 	return exitOK
@@ -208,7 +213,7 @@ func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Clien
 
 // openStore opens the store DATABASE_URL names, migrated, or an in-memory
 // one. The returned function closes it.
-func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) (syncer.Store, func(), error) {
+func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) (store.RunStore, func(), error) {
 	if cfg.dbURL == "" {
 		con.Printf("basic: no %s: using an in-memory store (nothing is kept after exit: an interrupted run cannot be resumed)\n", envDatabase)
 		if cfg.retryFailed {

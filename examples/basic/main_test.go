@@ -88,6 +88,9 @@ type report struct {
 	Skipped     int    `json:"skipped"`
 	Failed      int    `json:"failed"`
 	Interrupted bool   `json:"interrupted"`
+	Status      string `json:"status"`
+	Error       string `json:"error"`
+	Total       int    `json:"total"`
 	Failures    []struct {
 		ID    string `json:"id"`
 		Error string `json:"error"`
@@ -101,6 +104,7 @@ type report struct {
 var requiredKeys = []string{
 	"run_id", "seen", "synced", "failed", "failures", "http_requests", "http_429",
 	"retries", "token_refreshes", "duration_ms", "interrupted", "resumed", "skipped", "account_id",
+	"status", "total", "retired",
 }
 
 // decodeReport checks that stdout is exactly one JSON object holding every

@@ -25,10 +25,11 @@ func TestInterruptThenResume(t *testing.T) {
 		t.Fatalf("exit status %d after SIGINT, want 130", code)
 	}
 	r1 := decodeReport(t, first.Stdout())
-	if !r1.Interrupted || r1.Synced < 15 || r1.Synced >= 100 || r1.Failed != 0 {
+	if !r1.Interrupted || r1.Status != "interrupted" || r1.Total != 100 || r1.Synced < 15 || r1.Synced >= 100 || r1.Failed != 0 {
 		t.Fatalf("first report %+v, want interrupted with 15-99 synced", r1)
 	}
-	if !strings.Contains(first.Stderr(), "interrupted  yes") || !strings.Contains(first.Stderr(), "run again to resume") {
+	if !strings.Contains(first.Stderr(), "interrupted  yes") || !strings.Contains(first.Stderr(), "run again to resume") ||
+		!strings.Contains(first.Stderr(), fmt.Sprintf("synced       %d of 100\n", r1.Synced)) {
 		t.Errorf("the summary does not say the run was interrupted:\n%s", first.Stderr())
 	}
 	stored := syncedRows(t, schema, defaultAccountID)
@@ -193,5 +194,33 @@ func TestRetryFailed(t *testing.T) {
 	var letters int
 	if err := schema.DB.Get(&letters, `SELECT count(*) FROM dead_letters`); err != nil || letters != 0 {
 		t.Errorf("%d dead letters left (%v), want none", letters, err)
+	}
+}
+
+// A second run of an account that a run holds (an overlapping cron, a
+// second replica) exits 3 at once, saying the account is busy, and does
+// nothing; the first goes on and completes.
+func TestAccountBusy(t *testing.T) {
+	t.Parallel()
+	schema, dbURL, _ := pgURL(t)
+	env := append(startPlatform(t, "-campaigns", "30", "-rate", "100/1s", "-sync-latency", "300ms"), envDatabase+"="+dbURL, envAccountID+"=acme")
+	first := startBasic(t, env, "-json", "-rate", "100/1s", "-concurrency", "2")
+	waitSynced(t, schema, "acme", 1, 30*time.Second)
+
+	second := runBasic(t, env, "-json", "-rate", "100/1s")
+	if code := second.ExitCode(); code != exitBusy {
+		t.Errorf("second run: exit status %d, want 3", code)
+	}
+	if r := decodeReport(t, second.Stdout()); r.Status != "failed" || !strings.Contains(r.Error, "busy") || r.RunID != "" {
+		t.Errorf("second run's report %+v, want no run, failed: the account busy", r)
+	}
+	if !strings.Contains(second.Stderr(), `account "acme" is busy`) {
+		t.Errorf("the second run does not say the account is busy:\n%s", second.Stderr())
+	}
+	if code := first.Wait(t, runTimeout); code != exitOK {
+		t.Errorf("first run: exit status %d, want 0", code)
+	}
+	if n := len(syncedRows(t, schema, "acme")); n != 30 {
+		t.Errorf("%d campaigns synced, want 30", n)
 	}
 }

@@ -25,7 +25,8 @@ func TestDefaultRun(t *testing.T) {
 		"time-compressed: 10 requests/2s",
 		"client rate set to 10/2s",
 		"no DATABASE_URL: using an in-memory store",
-		"synced       100 of 100 seen",
+		": completed\n",
+		"synced       100 of 100\n",
 		"failed       0",
 		"(429s 0,",
 		"interrupted  no",
@@ -59,7 +60,7 @@ func TestJSONReport(t *testing.T) {
 		t.Fatalf("exit status %d, want 0", code)
 	}
 	r := decodeReport(t, p.Stdout())
-	if r.Seen != 100 || r.Synced != 100 || r.Failed != 0 || r.Skipped != 0 || r.Interrupted || r.Resumed || len(r.Failures) != 0 {
+	if r.Seen != 100 || r.Total != 100 || r.Synced != 100 || r.Failed != 0 || r.Skipped != 0 || r.Status != "completed" || r.Resumed || len(r.Failures) != 0 {
 		t.Errorf("report %+v, want 100 seen and synced, nothing else", r)
 	}
 	if r.HTTP429 != 0 || r.HTTPRequests < 101 {

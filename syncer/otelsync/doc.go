@@ -76,7 +76,8 @@
 //     failure.
 //   - adsync.sync.run.duration (histogram, s): each finished run; its count
 //     is the number of runs. adsync.run.status (completed,
-//     completed_with_failures, interrupted), adsync.run.kind. Buckets from
+//     completed_with_failures, interrupted, failed: syncer.Report.Status),
+//     adsync.run.kind. Buckets from
 //     1 s to 4 hours.
 //
 // error.type is one of a small fixed set, so that it can label a metric:
@@ -94,8 +95,10 @@
 // adsync.run.id, adsync.run.kind and adsync.run.resumed, and ends with
 // the report: adsync.run.status, adsync.run.seen, .synced, .skipped,
 // .failed, .requests, .rate_limited, .retries, .token_refreshes and
-// .rate_limit_wait (seconds, summed over concurrent calls). A run that was
-// interrupted (stopped, or failed) ends with the error status. Its events
+// .rate_limit_wait (seconds, summed over concurrent calls). A run that
+// ended with an error (it failed, or stopped for a cause: the platform or
+// the database unavailable) ends with the error status and the error's
+// text, cut short; one its caller stopped gracefully does not. Its events
 // are the pages listed (adsync.page, with the page's number, campaigns,
 // invalid records, total and has_more), retries (adsync.retry, with the
 // endpoint, the attempt that failed, its error.type and the wait) and

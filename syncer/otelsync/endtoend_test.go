@@ -1,15 +1,12 @@
 package otelsync_test
 
 import (
-	"context"
 	"encoding/base64"
-	"iter"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -45,49 +42,6 @@ func (p inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	return rec.Result(), nil
 }
 
-// hook stands between a syncer and its RunObserver, to attach the
-// observer's per-run platform observer to the run's calls when the syncer
-// does not do it itself (a syncer that does calls PlatformObserver, and
-// the hook then stands aside).
-type hook struct {
-	*otelsync.RunObserver
-	syncerAttaches atomic.Bool
-	attached       atomic.Value // adplatform.Observer
-}
-
-func (h *hook) PlatformObserver(info syncer.RunInfo) adplatform.Observer {
-	h.syncerAttaches.Store(true)
-	return h.RunObserver.PlatformObserver(info)
-}
-
-func (h *hook) RunStarted(info syncer.RunInfo) {
-	h.RunObserver.RunStarted(info)
-	h.attached.Store(h.RunObserver.PlatformObserver(info))
-}
-
-// attach returns ctx with the run's platform observer, unless the syncer
-// attaches it itself.
-func (h *hook) attach(ctx context.Context) context.Context {
-	if o, ok := h.attached.Load().(adplatform.Observer); ok && !h.syncerAttaches.Load() {
-		return adplatform.WithObserver(ctx, o)
-	}
-	return ctx
-}
-
-// hookedClient is the client, with the hook attaching its observer.
-type hookedClient struct {
-	*adplatform.Client
-	hook *hook
-}
-
-func (c hookedClient) Campaigns(ctx context.Context) iter.Seq2[adplatform.Campaign, error] {
-	return c.Client.Campaigns(c.hook.attach(ctx))
-}
-
-func (c hookedClient) SyncCampaign(ctx context.Context, id string) (adplatform.SyncResult, error) {
-	return c.Client.SyncCampaign(c.hook.attach(ctx), id)
-}
-
 // TestEndToEnd syncs 50 campaigns from the fake platform, with the
 // reference platform's numbers (10 requests per rolling minute, a 2 s
 // sync call, every 5th list request a 503), through a real client and
@@ -120,8 +74,7 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		runs := &hook{RunObserver: h.tel.Syncer()}
-		s, err := syncer.New(hookedClient{client, runs}, memory.New(), syncer.Options{AccountID: "acme", Observer: runs})
+		s, err := syncer.New(client, memory.New(), syncer.Options{AccountID: "acme", Observer: h.tel.Syncer()})
 		if err != nil {
 			t.Fatal(err)
 		}

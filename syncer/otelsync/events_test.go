@@ -115,7 +115,7 @@ func TestEventsOutOfTheUsualOrder(t *testing.T) {
 		calls.RequestDone(adplatform.RequestInfo{ID: 8, Endpoint: "report", Attempt: 1, Status: 204})
 		runs.RunFinished(syncer.Report{RunID: "run-1", AccountID: "acme", Duration: 4 * time.Second})
 		// A run this observer never saw start: measured, no span.
-		runs.RunFinished(syncer.Report{RunID: "run-0", AccountID: "acme", Duration: time.Minute, Interrupted: true})
+		runs.RunFinished(syncer.Report{RunID: "run-0", AccountID: "acme", Duration: time.Minute, Status: syncer.StatusInterrupted})
 
 		acme := attribute.String("adsync.account.id", "acme")
 		runKind := attribute.String("adsync.run.kind", "run")

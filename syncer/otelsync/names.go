@@ -81,9 +81,10 @@ const (
 
 // The values of RunStatusKey, RunKindKey and OutcomeKey.
 const (
-	StatusCompleted             = "completed"
-	StatusCompletedWithFailures = "completed_with_failures"
-	StatusInterrupted           = "interrupted"
+	StatusCompleted             = string(syncer.StatusCompleted)
+	StatusCompletedWithFailures = string(syncer.StatusCompletedWithFailures)
+	StatusInterrupted           = string(syncer.StatusInterrupted)
+	StatusFailed                = string(syncer.StatusFailed)
 
 	KindRun         = "run"
 	KindRetryFailed = "retry_failed"
@@ -202,9 +203,9 @@ func retryErrorType(i adplatform.RetryInfo) string {
 // runStatus says how a run ended, from its report.
 func runStatus(r syncer.Report) string {
 	switch {
-	case r.Interrupted:
-		return StatusInterrupted
-	case r.Failed > 0:
+	case r.Status != "":
+		return string(r.Status)
+	case r.Failed > 0: // a report not made by a syncer: judge by its counts
 		return StatusCompletedWithFailures
 	}
 	return StatusCompleted

@@ -2,6 +2,7 @@ package otelsync
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,10 +169,11 @@ func (o *RunObserver) RunFinished(rep syncer.Report) {
 		runRetries.Int64(rep.Retries),
 		runTokens.Int64(rep.TokenRefreshes),
 		runWaitSeconds.Float64(rep.RateLimitWait.Seconds()))
-	if status == StatusInterrupted {
-		// A run that stopped before its end did not do its job, whether
-		// it was stopped or failed: a later run resumes it.
-		r.span.SetStatus(codes.Error, "interrupted")
+	if rep.Err != nil {
+		// A run that failed, or stopped for a cause (the platform or the
+		// database unavailable): not one its caller stopped gracefully.
+		// adsync's errors hold no secret; they are cut short all the same.
+		r.span.SetStatus(codes.Error, shorten(rep.Err.Error(), 256))
 	}
 	r.span.End()
 }
@@ -245,4 +247,12 @@ func (c *callTracer) Retrying(i adplatform.RetryInfo) {
 
 func (c *callTracer) TokenRefreshed() {
 	c.run.span.AddEvent("adsync.token_refreshed")
+}
+
+// shorten cuts s to at most n bytes, on a rune boundary.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }

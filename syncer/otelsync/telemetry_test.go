@@ -172,7 +172,8 @@ func TestScriptedRun(t *testing.T) {
 		runs.CampaignSynced("campaign_2")
 		run2 := time.Since(t1)
 		runs.RunFinished(syncer.Report{RunID: "run-2", AccountID: "acme", Retry: true, Seen: 2, Synced: 1,
-			Interrupted: true, StartedAt: t1, Duration: run2, HTTPRequests: 1})
+			Status: syncer.StatusInterrupted, Err: errors.New("syncer: the platform is unavailable"),
+			StartedAt: t1, Duration: run2, HTTPRequests: 1})
 
 		sync := func(more ...attribute.KeyValue) []attribute.KeyValue { return with(syncAttrs, more...) }
 		acme := acmeAttr
@@ -255,7 +256,7 @@ func TestScriptedRun(t *testing.T) {
 			client1(otelsync.SpanSyncAttempt, 82411*ms, 84411*ms, syncSpan("", "http.response.status_code=200"), unset),
 			{
 				Name: otelsync.SpanRun, Kind: trace.SpanKindInternal, Start: 82411 * ms, End: 84411 * ms,
-				Status: failed("interrupted"),
+				Status: failed("syncer: the platform is unavailable"),
 				Attributes: []string{
 					"adsync.account.id=acme", "adsync.run.failed=0", "adsync.run.id=run-2", "adsync.run.kind=retry_failed",
 					"adsync.run.rate_limit_wait=0", "adsync.run.rate_limited=0", "adsync.run.requests=1",
