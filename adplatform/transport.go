@@ -48,6 +48,7 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	api := cl.endpoint != EndpointAuth
 	cl.attempts++
+	expired := 0 // tokens that expired while this attempt waited for a slot
 	for tries := 0; ; tries++ {
 		if tries > 0 && cl.isStopping() {
 			return nil, &stoppedError{endpoint: cl.endpoint}
@@ -86,7 +87,8 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			// tokens live shorter than the wait for a slot would starve
 			// this loop: the third time, the token goes as it is (and a
 			// 401 earns the one re-authentication).
-			if !c.tokens.usable(tok) && tries < 2 {
+			if !c.tokens.usable(tok) && expired < 2 {
+				expired++
 				s.release()
 				c.outage.abandon(probe)
 				continue
