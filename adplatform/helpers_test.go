@@ -36,6 +36,22 @@ func fake(t testing.TB, opts adplatformtest.Options) *adplatformtest.Server {
 	return adplatformtest.Start(t, opts)
 }
 
+// virtualFake is fake's twin for a testing/synctest bubble: the same
+// test-friendly values, the platform reached in-process (virtualClient).
+func virtualFake(t testing.TB, opts adplatformtest.Options) *adplatformtest.Platform {
+	t.Helper()
+	opts.RateLimit = cmp.Or(opts.RateLimit, -1)
+	opts.RateWindow = cmp.Or(opts.RateWindow, time.Second)
+	opts.SyncLatency = cmp.Or(opts.SyncLatency, 5*time.Millisecond)
+	opts.FailEveryNthList = cmp.Or(opts.FailEveryNthList, -1)
+	p, err := adplatformtest.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
 // settled returns the fake's stats once it has finished recording every
 // request: a client can see a reset connection before the fake's handler
 // has returned.

@@ -184,6 +184,9 @@ func (t inProcess) RoundTrip(req *http.Request) (resp *http.Response, err error)
 	}()
 	rec := httptest.NewRecorder()
 	t.h.ServeHTTP(rec, r)
+	if err := req.Context().Err(); err != nil {
+		return nil, err // the client gave up while the handler held on
+	}
 	return rec.Result(), nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
@@ -132,37 +133,40 @@ func TestRateLimited429Forms(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		mode adplatformtest.RetryAfterMode
+		done time.Duration // the syncs take 5ms each; the 429 comes at 10ms
 	}{
-		{"body retry_after only (reference)", adplatformtest.RetryAfterNone},
-		{"Retry-After seconds", adplatformtest.RetryAfterSeconds},
-		{"Retry-After HTTP-date", adplatformtest.RetryAfterHTTPDate},
+		// The body says the whole window: 10ms + 400ms, then a sync.
+		{"body retry_after only (reference)", adplatformtest.RetryAfterNone, 415 * time.Millisecond},
+		// A slot frees in 390ms, rounded up to a second.
+		{"Retry-After seconds", adplatformtest.RetryAfterSeconds, 1015 * time.Millisecond},
+		// The moment a slot frees (0.4s), rounded up to the next second.
+		{"Retry-After HTTP-date", adplatformtest.RetryAfterHTTPDate, 1005 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			// The platform allows 2 per window; the client believes 100:
-			// the third request meets a 429.
-			srv := fake(t, adplatformtest.Options{RateLimit: 2, RateWindow: window, RetryAfter: tc.mode})
-			var ev events
-			c := client(t, srv.URL, func(o *adplatform.Options) { o.Observer = &ev })
-			start := time.Now()
-			for i := range 3 {
-				if _, err := c.SyncCampaign(ctxT(t), "campaign_"+strconv.Itoa(i+1)); err != nil {
-					t.Fatal(err)
+			synctest.Test(t, func(t *testing.T) {
+				// The platform allows 2 per window; the client believes
+				// 100: the third request meets a 429.
+				platform := virtualFake(t, adplatformtest.Options{RateLimit: 2, RateWindow: window, RetryAfter: tc.mode})
+				var ev events
+				c := virtualClient(t, platform, func(o *adplatform.Options) { o.Observer = &ev })
+				start := time.Now()
+				for i := range 3 {
+					if _, err := c.SyncCampaign(context.Background(), "campaign_"+strconv.Itoa(i+1)); err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-			elapsed := time.Since(start)
-			if c.Stats().RateLimited != 1 || srv.Platform.Stats().RateLimited != 1 {
-				t.Fatalf("client saw %d 429s, platform served %d; want 1", c.Stats().RateLimited, srv.Platform.Stats().RateLimited)
-			}
-			if elapsed < window {
-				t.Fatalf("done in %s: did not wait for the window (%s)", elapsed, window)
-			}
-			if elapsed > 3*time.Second {
-				t.Fatalf("took %s: waited far too long", elapsed)
-			}
-			if ev.retrying != 1 || ev.reasons[0] != "HTTP 429" || ev.waits != 1 {
-				t.Fatalf("observer: %d retries %v, %d limiter waits; want 1 retry for HTTP 429 and 1 wait", ev.retrying, ev.reasons, ev.waits)
-			}
+				elapsed := time.Since(start)
+				if c.Stats().RateLimited != 1 || platform.Stats().RateLimited != 1 {
+					t.Fatalf("client saw %d 429s, platform served %d; want 1", c.Stats().RateLimited, platform.Stats().RateLimited)
+				}
+				if elapsed != tc.done {
+					t.Fatalf("done in %s; want %s: the wait asked for, and no more", elapsed, tc.done)
+				}
+				if ev.retrying != 1 || ev.reasons[0] != "HTTP 429" || ev.waits != 1 {
+					t.Fatalf("observer: %d retries %v, %d limiter waits; want 1 retry for HTTP 429 and 1 wait", ev.retrying, ev.reasons, ev.waits)
+				}
+			})
 		})
 	}
 }
@@ -186,104 +190,34 @@ func TestRateLimited429Scripted(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var n atomic.Int64
-			p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
-				if n.Add(1) == 1 {
-					if tc.header != "" {
-						w.Header().Set("Retry-After", tc.header)
+			synctest.Test(t, func(t *testing.T) {
+				var n atomic.Int64
+				v := virtual(func(w http.ResponseWriter, r *http.Request) {
+					if n.Add(1) == 1 {
+						if tc.header != "" {
+							w.Header().Set("Retry-After", tc.header)
+						}
+						w.WriteHeader(http.StatusTooManyRequests)
+						_, _ = w.Write([]byte(tc.body))
+						return
 					}
-					w.WriteHeader(http.StatusTooManyRequests)
-					_, _ = w.Write([]byte(tc.body))
-					return
+					writeJSON(w, 200, map[string]any{"success": true})
+				})
+				c := virtualClient(t, v)
+				start := time.Now()
+				if _, err := c.SyncCampaign(context.Background(), "x"); err != nil {
+					t.Fatal(err)
 				}
-				writeJSON(w, 200, map[string]any{"success": true})
+				// The wait asked for, or a backoff of at most BackoffMax
+				// (5ms in these tests).
+				if d := time.Since(start); d < tc.minElapsed || d > tc.minElapsed+5*time.Millisecond {
+					t.Fatalf("took %s; want %s", d, tc.minElapsed)
+				}
+				if n.Load() != 2 {
+					t.Fatalf("%d attempts; want 2", n.Load())
+				}
 			})
-			c := client(t, p.URL)
-			start := time.Now()
-			if _, err := c.SyncCampaign(ctxT(t), "x"); err != nil {
-				t.Fatal(err)
-			}
-			if d := time.Since(start); d < tc.minElapsed || d > tc.minElapsed+time.Second {
-				t.Fatalf("took %s; want about %s", d, tc.minElapsed)
-			}
-			if n.Load() != 2 {
-				t.Fatalf("%d attempts; want 2", n.Load())
-			}
 		})
-	}
-}
-
-// A platform asking for a day's wait: no sleeping, a *RateLimitError
-// carrying the wait and its end, and the client remembers it: every later
-// call, whatever its campaign, fails at once without a request until then
-// (as go-github's checkRateLimitBeforeDo).
-func TestRateLimitedAbsurdWait(t *testing.T) {
-	t.Parallel()
-	p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "86400")
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "Rate limit exceeded", "retry_after": 86400})
-	})
-	c := client(t, p.URL)
-	before := time.Now()
-	_, err := c.SyncCampaign(ctxT(t), "busy")
-	var rl *adplatform.RateLimitError
-	if !errors.As(err, &rl) || rl.RetryAfter != 24*time.Hour || rl.Attempts != 1 || rl.Endpoint != adplatform.EndpointSync {
-		t.Fatalf("err = %v; want a *RateLimitError asking for 24h", err)
-	}
-	until := rl.Until
-	if until.Before(before.Add(24*time.Hour)) || until.After(time.Now().Add(24*time.Hour)) {
-		t.Fatalf("Until = %s; want 24h after the 429", until)
-	}
-	for _, id := range []string{"busy", "busy", "other", "another", "busy"} {
-		_, err := c.SyncCampaign(ctxT(t), id)
-		if !errors.As(err, &rl) || !rl.Until.Equal(until) || rl.Attempts != 0 {
-			t.Fatalf("sync %s: err = %v; want the same *RateLimitError, not sent", id, err)
-		}
-	}
-	if n := p.count("/api/campaigns/busy/sync") + p.count("/api/campaigns/other/sync") + p.count("/api/campaigns/another/sync"); n != 1 {
-		t.Fatalf("%d sync requests; want 1: the client remembers what the platform said", n)
-	}
-	if got := c.Limiter().BlockedUntil(); !got.Equal(until) {
-		t.Fatalf("limiter blocked until %s; want %s", got, until)
-	}
-}
-
-// A wait handed over from another process (Limiter.Restore of a state
-// that says the platform asked to wait an hour) closes a new client too:
-// its first call fails at once with the *RateLimitError carrying the time,
-// without a request, not even one for a token.
-func TestRestoredWaitSendsNothing(t *testing.T) {
-	t.Parallel()
-	p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"success": true, "campaign_id": "x"})
-	})
-	c := client(t, p.URL)
-	until := time.Now().Add(time.Hour).Round(time.Second)
-	c.Limiter().Restore(adplatform.LimiterState{BlockedUntil: until})
-	_, err := c.SyncCampaign(ctxT(t), "x")
-	var rl *adplatform.RateLimitError
-	if !errors.As(err, &rl) || !rl.Until.Equal(until) || rl.Attempts != 0 {
-		t.Fatalf("err = %v; want a *RateLimitError until %s, not sent", err, until)
-	}
-	if n := p.count("/auth/token") + p.count("/api/campaigns/x/sync"); n != 0 {
-		t.Fatalf("%d requests; want none", n)
-	}
-}
-
-func TestRateLimitedTooOften(t *testing.T) {
-	t.Parallel()
-	p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "0")
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "Rate limit exceeded"})
-	})
-	c := client(t, p.URL, func(o *adplatform.Options) { o.MaxRetries = 3 })
-	_, err := c.SyncCampaign(ctxT(t), "x")
-	var rl *adplatform.RateLimitError
-	if !errors.As(err, &rl) || rl.Attempts != 4 {
-		t.Fatalf("err = %v; want a *RateLimitError after 4 attempts", err)
-	}
-	if n := p.count("/api/campaigns/x/sync"); n != 4 {
-		t.Fatalf("%d attempts; want 4 (1 + MaxRetries: a 429 is a retry like any other)", n)
 	}
 }
 
@@ -292,28 +226,30 @@ func TestRateLimitedTooOften(t *testing.T) {
 func TestServiceUnavailableDoesNotWaitLikeA429(t *testing.T) {
 	t.Parallel()
 	for _, header := range []string{"", "30"} {
-		var n atomic.Int64
-		p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
-			if n.Add(1) == 1 {
-				if header != "" {
-					w.Header().Set("Retry-After", header)
+		synctest.Test(t, func(t *testing.T) {
+			var n atomic.Int64
+			v := virtual(func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1) == 1 {
+					if header != "" {
+						w.Header().Set("Retry-After", header)
+					}
+					writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "Service temporarily unavailable", "retry_after": 60})
+					return
 				}
-				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "Service temporarily unavailable", "retry_after": 60})
-				return
+				writeJSON(w, 200, map[string]any{"success": true})
+			})
+			c := virtualClient(t, v, func(o *adplatform.Options) { o.BackoffMin, o.BackoffMax = 10*time.Millisecond, 50*time.Millisecond })
+			start := time.Now()
+			if _, err := c.SyncCampaign(context.Background(), "x"); err != nil {
+				t.Fatal(err)
 			}
-			writeJSON(w, 200, map[string]any{"success": true})
+			if d := time.Since(start); d > 50*time.Millisecond {
+				t.Fatalf("Retry-After %q: a 503 took %s; want at most BackoffMax", header, d)
+			}
+			if c.Stats().RateLimitWaits != 0 {
+				t.Fatalf("a 503 made the limiter wait")
+			}
 		})
-		c := client(t, p.URL, func(o *adplatform.Options) { o.BackoffMin, o.BackoffMax = 10*time.Millisecond, 50*time.Millisecond })
-		start := time.Now()
-		if _, err := c.SyncCampaign(ctxT(t), "x"); err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(start); d > 500*time.Millisecond {
-			t.Fatalf("Retry-After %q: a 503 took %s; want at most about BackoffMax", header, d)
-		}
-		if c.Stats().RateLimitWaits != 0 {
-			t.Fatalf("a 503 made the limiter wait")
-		}
 	}
 }
 
@@ -321,70 +257,76 @@ func TestServiceUnavailableDoesNotWaitLikeA429(t *testing.T) {
 // returns at once, with an error wrapping context.Canceled.
 func TestCancelDuringLimiterWait(t *testing.T) {
 	t.Parallel()
-	srv := fake(t, adplatformtest.Options{})
-	c := client(t, srv.URL, func(o *adplatform.Options) { o.RateLimit, o.RateWindow = 1, 10*time.Second })
-	if _, err := c.SyncCampaign(ctxT(t), "campaign_1"); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(50*time.Millisecond, cancel)
-	start := time.Now()
-	_, err := c.SyncCampaign(ctx, "campaign_2")
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v; want context.Canceled", err)
-	}
-	if d := time.Since(start); d > 500*time.Millisecond {
-		t.Fatalf("returned after %s; want at once after the cancel", d)
-	}
-	// A deadline the limiter cannot meet fails at once.
-	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
-	defer cancel2()
-	start = time.Now()
-	_, err = c.SyncCampaign(ctx2, "campaign_2")
-	if !errors.Is(err, adplatform.ErrLimiterDeadline) || !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 100*time.Millisecond {
-		t.Fatalf("err = %v after %s; want ErrLimiterDeadline at once", err, time.Since(start))
-	}
-	if n := srv.Platform.Stats().Syncs["campaign_2"].Calls; n != 0 {
-		t.Fatalf("campaign_2 was sent %d times", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		platform := virtualFake(t, adplatformtest.Options{})
+		c := virtualClient(t, platform, func(o *adplatform.Options) { o.RateLimit, o.RateWindow = 1, 10*time.Second })
+		if _, err := c.SyncCampaign(context.Background(), "campaign_1"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := c.SyncCampaign(ctx, "campaign_2")
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v; want context.Canceled", err)
+		}
+		if d := time.Since(start); d != 50*time.Millisecond {
+			t.Fatalf("returned after %s; want at once after the cancel, 50ms", d)
+		}
+		// A deadline the limiter cannot meet fails at once.
+		ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+		defer cancel2()
+		start = time.Now()
+		_, err = c.SyncCampaign(ctx2, "campaign_2")
+		if !errors.Is(err, adplatform.ErrLimiterDeadline) || !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 0 {
+			t.Fatalf("err = %v after %s; want ErrLimiterDeadline at once", err, time.Since(start))
+		}
+		if n := platform.Stats().Syncs["campaign_2"].Calls; n != 0 {
+			t.Fatalf("campaign_2 was sent %d times", n)
+		}
+	})
 }
 
 func TestCancelDuringBackoff(t *testing.T) {
 	t.Parallel()
-	p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "down"})
+	synctest.Test(t, func(t *testing.T) {
+		v := virtual(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "10") // a backoff of 10s
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "down"})
+		})
+		c := virtualClient(t, v, func(o *adplatform.Options) { o.BackoffMin, o.BackoffMax = 10*time.Second, 10*time.Second })
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(3*time.Second, cancel)
+		start := time.Now()
+		_, err := c.SyncCampaign(ctx, "x")
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "HTTP 503") {
+			t.Fatalf("err = %v; want context.Canceled, naming the last attempt's 503", err)
+		}
+		if d := time.Since(start); d != 3*time.Second {
+			t.Fatalf("returned after %s; want at once after the cancel, 3s", d)
+		}
 	})
-	c := client(t, p.URL, func(o *adplatform.Options) { o.BackoffMin, o.BackoffMax = 10*time.Second, 10*time.Second })
-	ctx, cancel := context.WithCancel(context.Background())
-	// Full jitter may draw a tiny wait: cancel soon, whichever attempt.
-	time.AfterFunc(100*time.Millisecond, cancel)
-	start := time.Now()
-	_, err := c.SyncCampaign(ctx, "x")
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v; want context.Canceled", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("returned after %s; want at once after the cancel", d)
-	}
 }
 
 // A backoff that would outlast the caller's deadline is not slept: the
 // call fails with the real cause.
 func TestBackoffPastDeadlineFailsWithCause(t *testing.T) {
 	t.Parallel()
-	p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "down"})
+	synctest.Test(t, func(t *testing.T) {
+		v := virtual(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "5")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "down"})
+		})
+		c := virtualClient(t, v, func(o *adplatform.Options) { o.BackoffMin, o.BackoffMax = 5*time.Second, 5*time.Second })
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := c.SyncCampaign(ctx, "x")
+		var e *adplatform.APIError
+		if !errors.As(err, &e) || e.StatusCode != 503 || time.Since(start) != 0 {
+			t.Fatalf("err = %v after %s; want the 503 at once", err, time.Since(start))
+		}
 	})
-	c := client(t, p.URL, func(o *adplatform.Options) { o.BackoffMin, o.BackoffMax = 5*time.Second, 5*time.Second })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	start := time.Now()
-	_, err := c.SyncCampaign(ctx, "x")
-	var e *adplatform.APIError
-	if !errors.As(err, &e) || e.StatusCode != 503 || time.Since(start) > 500*time.Millisecond {
-		t.Fatalf("err = %v after %s; want the 503 at once", err, time.Since(start))
-	}
 }
 
 // The caller's context is honoured inside an attempt too: not retried.
@@ -407,30 +349,35 @@ func TestCallerDeadlineDuringAttempt(t *testing.T) {
 // and retried; the slow sync is not cut by the list timeout.
 func TestAttemptTimeouts(t *testing.T) {
 	t.Parallel()
-	var n atomic.Int64
-	p := scripted(t, func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/sync") {
-			if n.Add(1) == 1 {
-				<-r.Context().Done() // hang until the client gives up
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		v := virtual(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/sync") {
+				if n.Add(1) == 1 {
+					<-r.Context().Done() // hang until the client gives up
+					return
+				}
+				time.Sleep(150 * time.Millisecond) // slower than the list timeout
+				writeJSON(w, 200, map[string]any{"success": true})
 				return
 			}
-			time.Sleep(150 * time.Millisecond) // slower than the list timeout
-			writeJSON(w, 200, map[string]any{"success": true})
-			return
+			listing(w, []string{"a"}, 1, 10, 1, false)
+		})
+		c := virtualClient(t, v, func(o *adplatform.Options) {
+			o.ListTimeout, o.SyncTimeout = 50*time.Millisecond, 400*time.Millisecond
+			o.BackoffMin, o.BackoffMax = time.Millisecond, time.Millisecond
+		})
+		start := time.Now()
+		if _, err := c.SyncCampaign(context.Background(), "x"); err != nil {
+			t.Fatal(err)
 		}
-		listing(w, []string{"a"}, 1, 10, 1, false)
+		if d, want := time.Since(start), 400*time.Millisecond+150*time.Millisecond; d < want || d > want+time.Millisecond {
+			t.Fatalf("took %s; want the 400ms timeout then a 150ms attempt: %s", d, want)
+		}
+		if n.Load() != 2 || c.Stats().Retries != 1 {
+			t.Fatalf("%d attempts, %d retries; want 2 and 1", n.Load(), c.Stats().Retries)
+		}
 	})
-	c := client(t, p.URL, func(o *adplatform.Options) { o.ListTimeout, o.SyncTimeout = 50*time.Millisecond, 400*time.Millisecond })
-	start := time.Now()
-	if _, err := c.SyncCampaign(ctxT(t), "x"); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d < 400*time.Millisecond || d > 2*time.Second {
-		t.Fatalf("took %s; want the 400ms timeout then a 150ms attempt", d)
-	}
-	if n.Load() != 2 || c.Stats().Retries != 1 {
-		t.Fatalf("%d attempts, %d retries; want 2 and 1", n.Load(), c.Stats().Retries)
-	}
 }
 
 // A body over MaxResponseBytes is a *DecodeError, not retried.
