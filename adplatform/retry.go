@@ -3,12 +3,13 @@ package adplatform
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/adsync/adsync/internal/backoff"
 )
 
 // retryableStatuses are the statuses a call retries after a backoff, up
@@ -112,7 +113,7 @@ func DefaultBackoff(min, max time.Duration, attempt int, resp *http.Response) ti
 			return minDuration(d, max)
 		}
 	}
-	return rand.N(backoffCeiling(min, max, attempt) + 1)
+	return backoff.Jittered(min, max, attempt)
 }
 
 func isAuthResponse(resp *http.Response) bool {
@@ -121,17 +122,6 @@ func isAuthResponse(resp *http.Response) bool {
 	}
 	cl := callFrom(resp.Request.Context())
 	return cl != nil && cl.endpoint == EndpointAuth
-}
-
-// backoffCeiling is min·2^k, capped at max.
-func backoffCeiling(lo, hi time.Duration, k int) time.Duration {
-	if k < 0 {
-		k = 0
-	}
-	if k >= 62 || lo<<k>>k != lo || lo<<k > hi {
-		return hi
-	}
-	return lo << k
 }
 
 func minDuration(a, b time.Duration) time.Duration {

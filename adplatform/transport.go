@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/adsync/adsync/internal/backoff"
 )
 
 // transport runs one attempt of a call: it is the http.RoundTripper under
@@ -288,7 +290,7 @@ func (c *Client) rateLimitWait(resp *http.Response, now time.Time, attempt int) 
 	if eb := parseErrorBody(raw, nil); eb.hasRetry {
 		return eb.retryAfter, "body"
 	}
-	return backoffCeiling(c.cfg.backoffMin, c.cfg.backoffMax, attempt-1), "backoff"
+	return backoff.Ceiling(c.cfg.backoffMin, c.cfg.backoffMax, attempt-1), "backoff"
 }
 
 // addDuration is t+d, saturating instead of overflowing.

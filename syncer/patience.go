@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/internal/backoff"
 	"github.com/adsync/adsync/store"
 )
 
@@ -55,7 +55,7 @@ func (p patience) do(ctx context.Context, op func(context.Context) error) error 
 			return &unavailableError{down: down, budget: p.budget, err: err}
 		}
 		// The last attempt is made when the budget ends.
-		wait := min(adplatform.DefaultBackoff(storeBackoffMin, storeBackoffMax, attempt, nil), p.budget-down)
+		wait := min(backoff.Jittered(storeBackoffMin, storeBackoffMax, attempt), p.budget-down)
 		p.log.Warn("the database is unavailable; retrying", "attempt", attempt+1, "wait", wait.String(), "err", err)
 		t := time.NewTimer(wait)
 		select {

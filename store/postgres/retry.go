@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"syscall"
 	"time"
 
 	"github.com/lib/pq"
 
+	"github.com/adsync/adsync/internal/backoff"
 	"github.com/adsync/adsync/store"
 )
 
@@ -62,17 +62,11 @@ func (s *Store) retryAfter(ctx context.Context, what string, tried int, lastErr 
 	}
 }
 
-// backoff returns the wait before retry number attempt+1: RetryWaitMin
-// doubled attempt times, capped at RetryWaitMax, then jittered down by up
-// to half so that stores retrying together spread out.
+// backoff returns the wait before retry number attempt+1: the module's
+// one backoff (capped exponential from RetryWaitMin to RetryWaitMax, full
+// jitter), so that stores retrying together spread out.
 func (s *Store) backoff(attempt int) time.Duration {
-	d := s.opts.RetryWaitMin
-	for i := 0; i < attempt && d < s.opts.RetryWaitMax; i++ {
-		d *= 2
-	}
-	d = min(d, s.opts.RetryWaitMax)
-	half := d / 2
-	return half + rand.N(half+1)
+	return backoff.Jittered(s.opts.RetryWaitMin, s.opts.RetryWaitMax, attempt)
 }
 
 // transientCode reports whether a SQLSTATE means the same transaction may
