@@ -204,7 +204,8 @@
 // # Observability
 //
 // Options.Logger gets the run's lines, each with run_id and account; nil is
-// silent. An [Observer] gets the run's events (run started and finished,
+// silent. The error Run returns is not logged above Info (it is on the
+// "run finished" line): the caller reports it, so that it is said once. An [Observer] gets the run's events (run started and finished,
 // page listed, campaign synced, skipped or failed, rate-limit waits) for
 // metrics; [Syncer.Progress] can be polled from another goroutine for a
 // progress bar. The report carries the client's counters for the run:

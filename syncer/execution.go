@@ -188,12 +188,16 @@ func (e *execution) execute(parent context.Context, source func(context.Context,
 	}
 	e.client.fill(&rep)
 
-	e.log.Info("run finished", "status", rep.Status, "seen", rep.Seen, "synced", rep.Synced, "skipped", rep.Skipped,
+	// The error that stopped the run is returned: the caller reports it.
+	// Logged at Error too, it would be printed twice; it goes with the
+	// run's record instead.
+	attrs := []any{"status", rep.Status, "seen", rep.Seen, "synced", rep.Synced, "skipped", rep.Skipped,
 		"failed", rep.Failed, "pending", rep.Pending(), "duration", rep.Duration, "http_requests", rep.HTTPRequests,
-		"http_429", rep.HTTP429, "retries", rep.Retries)
+		"http_429", rep.HTTP429, "retries", rep.Retries}
 	if fatal != nil {
-		e.log.Error("run stopped", "err", fatal)
+		attrs = append(attrs, "err", fatal)
 	}
+	e.log.Info("run finished", attrs...)
 	s.obs.RunFinished(rep)
 	return rep, fatal
 }

@@ -148,7 +148,8 @@ func (s *Syncer) run(ctx context.Context, opts store.StartOptions) (Report, erro
 
 // notStarted is the report and error of a run that could not start.
 func (s *Syncer) notStarted(started time.Time, retrying bool, err error) (Report, error) {
-	s.log.Error("the run could not start", "account", s.opts.AccountID, "err", err)
+	// Returned, not logged at Error: the caller reports it, once.
+	s.log.Info("the run could not start", "account", s.opts.AccountID, "err", err)
 	return Report{AccountID: s.opts.AccountID, Retry: retrying, Status: stoppedStatus(err), Err: err,
 		StartedAt: started, Duration: time.Since(started)}, err
 }

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adsync/adsync/adplatform"
 	"github.com/adsync/adsync/examples/internal/ratelimit"
 	"github.com/adsync/adsync/store"
+	"github.com/adsync/adsync/store/memory"
+	"github.com/adsync/adsync/syncer"
 )
 
 // The environment variables the example reads.
@@ -46,9 +49,12 @@ type config struct {
 	timeout     time.Duration
 	fresh       bool
 	retryFailed bool
-	json        bool
-	logLevel    slog.Level
-	logFormat   string
+	// skipSyncedWithin is syncer.Options.SkipSyncedWithin.
+	skipSyncedWithin time.Duration
+	json             bool
+	progress         bool
+	logLevel         slog.Level
+	logFormat        string
 }
 
 // secrets are the values no output may show: the platform's password and
@@ -84,36 +90,53 @@ Environment:
                          unset: an in-memory store, gone at exit
   ADSYNC_ACCOUNT_ID      the account's key in the database (default "default")
 
-Exit status: 0 every campaign synced; 1 some campaigns failed, or the run
-stopped on an error; 2 a configuration or start-up error (flags, environment,
-database, refused credentials); 3 the account is busy (another run holds it);
-130 interrupted by SIGINT or SIGTERM (a second signal quits at once).
+Exit status:
+  0    every campaign synced (status completed)
+  1    some campaigns failed (status completed_with_failures: -retry-failed
+       retries them), or the run stopped on its own before the end (status
+       interrupted: the platform unreachable, down or not answering past the
+       client's patience, the database past its budget; running again resumes)
+  2    a configuration or start-up error (flags, environment, database), or
+       the platform refused the credentials (status failed: running again
+       cannot help)
+  3    the account is busy: another run holds it; nothing was done
+  130  interrupted by SIGINT or SIGTERM (a second signal quits at once)
 
 Flags:
 `
 
 // parseConfig reads the flags, then the environment through getenv. -h
 // prints the usage on stderr and returns flag.ErrHelp; any other error
-// names the flag or the variable at fault, and never holds a secret.
+// names the flag or the variable at fault, says why in one line, and never
+// holds a secret. Every limit of the libraries is checked here, before
+// anything starts.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	c := config{rate: ratelimit.Rate{N: 10, Window: time.Minute}}
 	fs := flag.NewFlagSet("basic", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHeader)
-		fs.PrintDefaults()
-	}
+	// The flag package prints a parse error followed by the whole usage,
+	// which pushes the reason off screen: it prints nothing, and the
+	// caller prints the error and a hint. -h prints the usage.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	fs.Var(&c.rate, "rate", "the platform's rate limit, `N/DURATION` requests in any rolling window, e.g. 10/3s;\nwith the embedded fake, its compressed rate "+fakeRate().String()+" unless set, and the fake's limit too")
 	fs.IntVar(&c.concurrency, "concurrency", 10, "sync calls in flight at once")
 	fs.IntVar(&c.pageSize, "page-size", 100, "campaigns asked for per list call")
 	fs.DurationVar(&c.timeout, "timeout", 0, "timeout of one attempt of a list or sync call\n(default: the client's, 10s for a list, 15s for a sync)")
 	fs.BoolVar(&c.fresh, "fresh", false, "start a new run even if the last one is unfinished, instead of resuming it")
 	fs.BoolVar(&c.retryFailed, "retry-failed", false, "only re-sync the campaigns that failed before (the dead letters)")
+	fs.DurationVar(&c.skipSyncedWithin, "skip-synced-within", 0, "skip the campaigns synced successfully less than `D` ago (0: sync them all)")
 	fs.BoolVar(&c.json, "json", false, "print the report as one JSON object on stdout (everything else goes to stderr)")
+	fs.BoolVar(&c.progress, "progress", true, "show the run's progress on stderr")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelWarn, "`level` of the logs on stderr: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "`format` of the logs: text or json")
 	if err := fs.Parse(args); err != nil {
-		return c, err // the flag package has printed the problem and the usage
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprint(stderr, usageHeader)
+			fs.PrintDefaults()
+			return c, err
+		}
+		return c, fmt.Errorf("%v (-h for help)", err)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (flags only; -h for help)", fs.Arg(0))
@@ -125,7 +148,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.accountID == "" {
 		c.accountID = defaultAccountID
 	}
-	return c, c.validate()
+	if err := c.validate(); err != nil {
+		return c, err
+	}
+	return c, c.checkOptions()
 }
 
 // validate checks what the libraries cannot name the way the user wrote it.
@@ -137,6 +163,8 @@ func (c config) validate() error {
 		return fmt.Errorf("-page-size: must be at least 1, got %d", c.pageSize)
 	case c.timeout < 0:
 		return fmt.Errorf("-timeout: must not be negative, got %s", c.timeout)
+	case c.skipSyncedWithin < 0:
+		return fmt.Errorf("-skip-synced-within: must not be negative, got %s", c.skipSyncedWithin)
 	case c.fresh && c.retryFailed:
 		return errors.New("-fresh and -retry-failed do not go together: -retry-failed starts no run, it retries the failed campaigns")
 	case c.logFormat != "text" && c.logFormat != "json":
@@ -195,4 +223,66 @@ func describeDB(dsn string) string {
 		return hidden
 	}
 	return "PostgreSQL at " + u.Host + u.Path
+}
+
+// clientOptions are the platform client's options the flags set.
+func (c config) clientOptions(rate ratelimit.Rate, log *slog.Logger) adplatform.Options {
+	return adplatform.Options{
+		ClientID:    c.clientID,
+		PageSize:    c.pageSize,
+		RateLimit:   rate.N,
+		RateWindow:  rate.Window,
+		ListTimeout: c.timeout,
+		SyncTimeout: c.timeout,
+		Logger:      log,
+	}
+}
+
+// syncerOptions are the syncer's options the flags set.
+func (c config) syncerOptions(log *slog.Logger) syncer.Options {
+	return syncer.Options{
+		AccountID:        c.accountID,
+		Concurrency:      c.concurrency,
+		Fresh:            c.fresh,
+		SkipSyncedWithin: c.skipSyncedWithin,
+		Logger:           log,
+	}
+}
+
+// optionFlags names the flag or the variable that sets each library
+// option, by the prefix of the library's error about it.
+var optionFlags = []struct{ prefix, flag string }{
+	{"syncer: Options.Concurrency: ", "-concurrency"},
+	{"syncer: Options.SkipSyncedWithin: ", "-skip-synced-within"},
+	{"syncer: Options.AccountID: ", envAccountID},
+	{"adplatform: Options.PageSize: ", "-page-size"},
+	{"adplatform: Options.RateLimit: ", "-rate"},
+	{"adplatform: Options.RateWindow: ", "-rate"},
+	{"adplatform: Options.RateMargin: ", "-rate"},
+	{"adplatform: Options.ListTimeout: ", "-timeout"},
+	{"adplatform: Options.SyncTimeout: ", "-timeout"},
+	{"adplatform: Options.ClientID: ", envClientID},
+}
+
+// checkOptions has the libraries check their options before anything
+// starts (a database opened, the embedded fake started): a client on a
+// placeholder URL and a syncer on an in-memory store, neither of which
+// does anything until called. An error names the flag, not the library's
+// field; the limits stay the libraries' own.
+func (c config) checkOptions() error {
+	client, err := adplatform.New("http://127.0.0.1", adplatform.StaticCredentials("check@example.com", "check"), c.clientOptions(c.rate, nil))
+	if err == nil {
+		client.CloseIdleConnections()
+		_, err = syncer.New(client, memory.New(), c.syncerOptions(nil))
+	}
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, o := range optionFlags {
+		if rest, ok := strings.CutPrefix(msg, o.prefix); ok {
+			return fmt.Errorf("%s: %s", o.flag, rest)
+		}
+	}
+	return err
 }

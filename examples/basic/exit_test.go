@@ -11,8 +11,11 @@ import (
 	"github.com/adsync/adsync/adplatform/adplatformtest"
 )
 
-// Every way the example fails says why on stderr, exits with the status
-// the usage documents, and prints nothing on stdout (no report: no run).
+// Every configuration error says, in one line on stderr, what is wrong,
+// naming the flag or the variable, before anything starts (no database
+// opened, no embedded fake started); exits 2; and prints nothing on stdout
+// (no report: no run). want is the whole of stderr, or, without a final
+// newline, the start of its only line.
 func TestStartupErrors(t *testing.T) {
 	t.Parallel()
 	remote := platformEnv("http://127.0.0.1:9", "not-used")
@@ -20,76 +23,142 @@ func TestStartupErrors(t *testing.T) {
 		name string
 		env  []string
 		args []string
-		code int
 		want string
 	}{
-		{"help", nil, []string{"-h"}, exitOK, "Usage: basic [flags]"},
-		{"unknown flag", nil, []string{"-nope"}, exitStartup, "flag provided but not defined: -nope"},
-		{"rate without window", nil, []string{"-rate", "10"}, exitStartup, `invalid value "10" for flag -rate: want N/DURATION`},
-		{"rate of zero window", nil, []string{"-rate", "10/0s"}, exitStartup, "the DURATION of N/DURATION must be at least"},
-		{"concurrency", nil, []string{"-concurrency", "0"}, exitStartup, "-concurrency: must be at least 1"},
-		{"page size", nil, []string{"-page-size", "-5"}, exitStartup, "-page-size: must be at least 1"},
-		{"page size too large", nil, []string{"-page-size", "20000"}, exitStartup, "PageSize: must be at most 10000"},
-		{"timeout", nil, []string{"-timeout", "-1s"}, exitStartup, "-timeout: must not be negative"},
-		{"log level", nil, []string{"-log-level", "loud"}, exitStartup, `invalid value "loud" for flag -log-level`},
-		{"log format", nil, []string{"-log-format", "xml"}, exitStartup, `-log-format: want text or json, got "xml"`},
-		{"fresh and retry", nil, []string{"-fresh", "-retry-failed"}, exitStartup, "-fresh and -retry-failed do not go together"},
-		{"argument", nil, []string{"now"}, exitStartup, `unexpected argument "now"`},
-		{"bad account id", []string{envAccountID + "=\xff"}, nil, exitStartup, envAccountID + ": "},
-		{"long account id", []string{envAccountID + "=" + strings.Repeat("a", 2000)}, nil, exitStartup, envAccountID + ": "},
-		{"url scheme", []string{envAPIURL + "=ftp://example.com", envEmail + "=a@b.c", envPassword + "=pw"}, nil, exitStartup, envAPIURL + ": want an http:// or https:// URL"},
-		{"url not a url", []string{envAPIURL + "=http://[::1", envEmail + "=a@b.c", envPassword + "=pw"}, nil, exitStartup, envAPIURL + ": not a valid URL"},
-		{"no email", remote[:1:1], nil, exitStartup, envEmail + " and " + envPassword + " not set"},
-		{"no password", remote[:2], nil, exitStartup, envPassword + " not set"},
-		{"no email only", append(remote[:1:1], remote[2]), nil, exitStartup, envEmail + " not set"},
-		{"unreachable database", []string{envDatabase + "=postgres://adsync:db-secret-pw@127.0.0.1:1/nodb?sslmode=disable&connect_timeout=5"}, nil, exitStartup,
-			"open the database (PostgreSQL at 127.0.0.1:1/nodb)"},
+		{"unknown flag", nil, []string{"-nope"}, "basic: flag provided but not defined: -nope (-h for help)\n"},
+		{"rate not a rate", nil, []string{"-rate", "abc"}, `basic: invalid value "abc" for flag -rate: want N/DURATION, e.g. 10/1m or 10/2s (-h for help)` + "\n"},
+		{"rate without window", nil, []string{"-rate", "10"}, `basic: invalid value "10" for flag -rate: want N/DURATION, e.g. 10/1m or 10/2s (-h for help)` + "\n"},
+		{"rate of zero window", nil, []string{"-rate", "10/0s"}, `basic: invalid value "10/0s" for flag -rate: the DURATION of N/DURATION must be at least`},
+		{"concurrency", nil, []string{"-concurrency", "0"}, "basic: -concurrency: must be at least 1, got 0\n"},
+		{"concurrency too large", nil, []string{"-concurrency", "100000"}, "basic: -concurrency: 100000 is more than 10000\n"},
+		{"page size", nil, []string{"-page-size", "-5"}, "basic: -page-size: must be at least 1, got -5\n"},
+		{"page size too large", nil, []string{"-page-size", "20000"}, "basic: -page-size: must be at most 10000, got 20000\n"},
+		{"timeout", nil, []string{"-timeout", "-1s"}, "basic: -timeout: must not be negative, got -1s\n"},
+		{"skip synced within", nil, []string{"-skip-synced-within", "-1h"}, "basic: -skip-synced-within: must not be negative, got -1h0m0s\n"},
+		{"log level", nil, []string{"-log-level", "loud"}, `basic: invalid value "loud" for flag -log-level: `},
+		{"log format", nil, []string{"-log-format", "xml"}, `basic: -log-format: want text or json, got "xml"` + "\n"},
+		{"fresh and retry", nil, []string{"-fresh", "-retry-failed"}, "basic: -fresh and -retry-failed do not go together: -retry-failed starts no run, it retries the failed campaigns\n"},
+		{"argument", nil, []string{"now"}, `basic: unexpected argument "now" (flags only; -h for help)` + "\n"},
+		{"bad account id", []string{envAccountID + "=\xff"}, nil, "basic: " + envAccountID + ": "},
+		{"long account id", []string{envAccountID + "=" + strings.Repeat("a", 2000)}, nil, "basic: " + envAccountID + ": "},
+		{"client id", []string{envClientID + "=a\x01b"}, nil, "basic: " + envClientID + ": holds control characters\n"},
+		{"url scheme", []string{envAPIURL + "=ftp://example.com", envEmail + "=a@b.c", envPassword + "=pw"}, nil, "basic: " + envAPIURL + ": want an http:// or https:// URL\n"},
+		{"url not a url", []string{envAPIURL + "=http://[::1", envEmail + "=a@b.c", envPassword + "=pw"}, nil, "basic: " + envAPIURL + ": not a valid URL\n"},
+		{"no email", remote[:1:1], nil, "basic: " + envEmail + " and " + envPassword + " not set: the platform at " + envAPIURL + " needs the account's credentials\n"},
+		{"no password", remote[:2], nil, "basic: " + envPassword + " not set: the platform at " + envAPIURL + " needs the account's credentials\n"},
+		{"no email only", append(remote[:1:1], remote[2]), nil, "basic: " + envEmail + " not set: the platform at " + envAPIURL + " needs the account's credentials\n"},
+		{"malformed database URL", []string{envDatabase + "=postgres://adsync:db-secret-pw@127.0.0.1:bad/nodb"}, nil,
+			"basic: open the database (PostgreSQL (DATABASE_URL not shown)): postgres: Open: the connection string is not valid: invalid port … after host (the string is not shown: it may hold a password)\n"},
+		{"malformed database parameter", []string{envDatabase + "=postgres://adsync:db-secret-pw@127.0.0.1/nodb?sslmode=on"}, nil,
+			`basic: open the database (PostgreSQL at 127.0.0.1/nodb): postgres: Open: the connection string is not valid: wrong value for "sslmode": … is not supported; ` +
+				"supported values are disable, allow, prefer, require, verify-full, or verify-ca (the string is not shown: it may hold a password)\n"},
+		{"unreachable database", []string{envDatabase + "=postgres://adsync:db-secret-pw@127.0.0.1:1/nodb?sslmode=disable&connect_timeout=5"}, nil,
+			"basic: open the database (PostgreSQL at 127.0.0.1:1/nodb): "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			p := runBasic(t, tt.env, tt.args...)
-			if code := p.ExitCode(); code != tt.code {
-				t.Errorf("exit status %d, want %d", code, tt.code)
+			if code := p.ExitCode(); code != exitStartup {
+				t.Errorf("exit status %d, want 2", code)
 			}
-			if !strings.Contains(p.Stderr(), tt.want) {
-				t.Errorf("stderr does not hold %q:\n%s", tt.want, p.Stderr())
+			stderr := p.Stderr()
+			if whole := strings.HasSuffix(tt.want, "\n"); whole && stderr != tt.want ||
+				!whole && (!strings.HasPrefix(stderr, tt.want) || strings.Count(stderr, "\n") != 1) {
+				t.Errorf("stderr:\n%q\nwant (the whole of it, or one line starting with it):\n%q", stderr, tt.want)
 			}
 			if p.Stdout() != "" {
 				t.Errorf("stdout: %q, want nothing", p.Stdout())
 			}
-			if strings.Contains(p.Stderr(), "db-secret-pw") {
-				t.Errorf("stderr shows the database password:\n%s", p.Stderr())
-			}
-			if strings.Contains(p.Stderr(), "basic: syncing account") {
-				t.Errorf("a run started")
+			if strings.Contains(stderr, "db-secret-pw") {
+				t.Errorf("stderr shows the database password:\n%s", stderr)
 			}
 		})
 	}
 }
 
-// The platform refusing the credentials is a configuration error: exit 2,
-// saying so, without the password.
-func TestWrongPassword(t *testing.T) {
+// -h prints the usage, exit 0.
+func TestHelp(t *testing.T) {
 	t.Parallel()
+	p := runBasic(t, nil, "-h")
+	if code := p.ExitCode(); code != exitOK {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	for _, want := range []string{"Usage: basic [flags]", "Exit status:", "-skip-synced-within D", "-progress"} {
+		if !strings.Contains(p.Stderr(), want) {
+			t.Errorf("-h does not say %q:\n%s", want, p.Stderr())
+		}
+	}
+}
+
+// The error that ends a run names its real cause, is printed once, and is
+// followed by what to do about it; the exit status says whether running
+// again can help (2: it cannot; 1: the run is interrupted, or failed
+// campaigns wait for -retry-failed). lines must each stand on stderr as a
+// whole line, in order; once is a piece of the error that must appear
+// exactly once on stderr (the log at the default level included).
+func TestRunErrors(t *testing.T) {
+	t.Parallel()
+	_, base := startPlatformProc(t, "-rate", "100/1s")
+	_, hanging := startPlatformProc(t, "-rate", "100/1s", "-fault-hang", "1")
 	const wrong = "Wr0ng-Pa55word-of-the-test"
-	_, base := startPlatformProc(t)
-	env := platformEnv(base, wrong)
-	p := runBasic(t, env, "-json")
-	if code := p.ExitCode(); code != exitStartup {
-		t.Errorf("exit status %d, want 2", code)
+	tests := []struct {
+		name   string
+		env    []string
+		args   []string
+		code   int
+		status string
+		lines  []string
+		once   string
+		not    []string
+	}{
+		{"timeout", platformEnv(hanging, adplatformtest.DefaultPassword), []string{"-timeout", "1ms"}, exitFailed, "interrupted",
+			[]string{
+				"  interrupted  yes: nothing listed yet (the in-memory store keeps nothing: a rerun starts over)",
+				"basic: the run stopped: syncer: list campaigns: adplatform: list: no response within the attempt timeout of 1ms, after 5 attempt(s)",
+				"basic: the platform did not answer within -timeout 1ms, attempt after attempt: raise -timeout (the reference platform's sync takes about 2s)",
+			}, "no response within the attempt timeout", []string{"503"}},
+		{"wrong password", platformEnv(base, wrong), nil, exitStartup, "failed",
+			[]string{
+				"basic: the run failed: syncer: list campaigns: the platform refused the credentials: adplatform: auth: authentication failed: HTTP 401: Invalid credentials",
+				"basic: the platform refused the credentials: check AD_PLATFORM_EMAIL and AD_PLATFORM_PASSWORD; running again will not help until they are right",
+			}, "Invalid credentials", []string{"interrupted  yes", "run again to resume", wrong}},
+		{"unreachable platform", platformEnv("http://127.0.0.1:1", "pw"), nil, exitFailed, "interrupted",
+			[]string{
+				"basic: the run stopped: syncer: list campaigns: adplatform: auth: connection refused, after 5 attempt(s): dial tcp 127.0.0.1:1: connect: connection refused",
+				"basic: cannot reach the platform at 127.0.0.1:1: check AD_PLATFORM_API_URL and that the platform is up; run again once it answers",
+			}, "adplatform:", nil},
 	}
-	if !strings.Contains(p.Stderr(), "Invalid credentials") {
-		t.Errorf("stderr does not say the credentials were refused:\n%s", p.Stderr())
-	}
-	if strings.Contains(p.Stderr()+p.Stdout(), wrong) {
-		t.Errorf("the output shows the password")
-	}
-	if r := decodeReport(t, p.Stdout()); r.Synced != 0 || r.Status != "failed" || !strings.Contains(r.Error, "Invalid credentials") {
-		t.Errorf("report %+v, want nothing synced, the run failed on the credentials", r)
-	}
-	if strings.Contains(p.Stderr(), "run again to resume") {
-		t.Errorf("the summary says to run again, which cannot help:\n%s", p.Stderr())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := runBasic(t, tt.env, append([]string{"-json"}, tt.args...)...)
+			if code := p.ExitCode(); code != tt.code {
+				t.Errorf("exit status %d, want %d", code, tt.code)
+			}
+			stderr := p.Stderr()
+			rest := stderr
+			for _, l := range tt.lines {
+				i := strings.Index(rest, "\n"+l+"\n")
+				if i < 0 {
+					t.Errorf("stderr does not hold the line %q (after the lines before it):\n%s", l, stderr)
+					continue
+				}
+				rest = rest[i+len(l)+1:]
+			}
+			if n := strings.Count(stderr, tt.once); n != 1 {
+				t.Errorf("stderr holds %q %d times, want once:\n%s", tt.once, n, stderr)
+			}
+			for _, s := range tt.not {
+				if strings.Contains(stderr+p.Stdout(), s) {
+					t.Errorf("the output holds %q:\n%s", s, stderr)
+				}
+			}
+			r := decodeReport(t, p.Stdout())
+			if r.Status != tt.status || r.Synced != 0 || !strings.Contains(r.Error, tt.once) {
+				t.Errorf("report %+v, want status %s, nothing synced, the error", r, tt.status)
+			}
+		})
 	}
 }
 
@@ -136,7 +205,8 @@ func TestRunError(t *testing.T) {
 	if code := p.ExitCode(); code != exitFailed {
 		t.Errorf("exit status %d, want 1", code)
 	}
-	if !strings.Contains(p.Stderr(), "basic: the run stopped: syncer: list campaigns") || !strings.Contains(p.Stderr(), "404") {
+	if !strings.Contains(p.Stderr(), "basic: the run failed: syncer: list campaigns: adplatform: list: HTTP 404 Not Found: no such account\n"+
+		"basic: the platform refused the list call (HTTP 404): running again will not help until what it says is fixed\n") {
 		t.Errorf("stderr does not give the listing's error:\n%s", p.Stderr())
 	}
 	if r := decodeReport(t, p.Stdout()); r.Status != "failed" || !strings.Contains(r.Error, "404") || r.Seen != 0 {

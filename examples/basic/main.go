@@ -20,8 +20,10 @@
 // -json, stdout carries exactly one JSON object, the run's report.
 //
 // Exit status: 0 every campaign synced; 1 some campaigns failed (listed in
-// the report), or the run stopped on an error after it started; 2 a
-// configuration or start-up error, refused credentials included; 3 the
+// the report), or the run stopped on its own after it started (status
+// interrupted: the platform or the database gone past the libraries'
+// patience; running again resumes it); 2 a configuration or start-up
+// error, refused credentials included (running again cannot help); 3 the
 // account is busy: another run (another process, an overlapping cron)
 // holds it, and nothing was done; 130 interrupted by SIGINT or SIGTERM.
 // The first signal stops the run
@@ -115,19 +117,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer closePlatform()
 
-	s, err := syncer.New(client, st, syncer.Options{
-		AccountID:   cfg.accountID,
-		Concurrency: cfg.concurrency,
-		Fresh:       cfg.fresh,
-		Logger:      log,
-	})
+	s, err := syncer.New(client, st, cfg.syncerOptions(log))
 	if err != nil {
 		con.Printf("basic: %v\n", err)
 		return exitStartup
 	}
 	con.Printf("basic: syncing account %q, concurrency %d, page size %d\n", cfg.accountID, cfg.concurrency, cfg.pageSize)
 
-	stopProgress := showProgress(s, con)
+	stopProgress := func() {}
+	if cfg.progress {
+		stopProgress = showProgress(s, con)
+	}
 	var rep syncer.Report
 	if cfg.retryFailed {
 		rep, err = s.RetryFailed(ctx)
@@ -136,7 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	stopProgress()
 
-	printSummary(con, rep, cfg.dbURL != "")
+	printSummary(con, rep, cfg)
 	if cfg.json {
 		out, jerr := encodeReport(rep, cfg.secrets()...)
 		if jerr != nil { // cannot happen: the report is plain data
@@ -188,15 +188,7 @@ func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Clien
 			con.Printf("basic: %s and %s are ignored: the embedded fake accepts only its public test account\n", envEmail, envPassword)
 		}
 	}
-	client, err := adplatform.New(apiURL, adplatform.StaticCredentials(email, password), adplatform.Options{
-		ClientID:    cfg.clientID,
-		PageSize:    cfg.pageSize,
-		RateLimit:   rate.N,
-		RateWindow:  rate.Window,
-		ListTimeout: cfg.timeout,
-		SyncTimeout: cfg.timeout,
-		Logger:      log,
-	})
+	client, err := adplatform.New(apiURL, adplatform.StaticCredentials(email, password), cfg.clientOptions(rate, log))
 	if err != nil {
 		closeFake()
 		return nil, nil, err

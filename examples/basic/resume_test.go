@@ -224,3 +224,23 @@ func TestAccountBusy(t *testing.T) {
 		t.Errorf("%d campaigns synced, want 30", n)
 	}
 }
+
+// -skip-synced-within D: a second run within D of the first skips every
+// campaign the first synced, and calls no sync.
+func TestSkipSyncedWithin(t *testing.T) {
+	t.Parallel()
+	_, dbURL, _ := pgURL(t)
+	env := append(startPlatform(t, "-campaigns", "30", "-rate", "100/1s", "-sync-latency", "10ms"), envDatabase+"="+dbURL)
+	first := runBasic(t, env, "-json", "-rate", "100/1s", "-skip-synced-within", "1h")
+	if r := decodeReport(t, first.Stdout()); first.ExitCode() != exitOK || r.Synced != 30 || r.Skipped != 0 {
+		t.Fatalf("first run: exit %d, report %+v; want 0, 30 synced", first.ExitCode(), r)
+	}
+	second := runBasic(t, env, "-json", "-rate", "100/1s", "-skip-synced-within", "1h")
+	r := decodeReport(t, second.Stdout())
+	if second.ExitCode() != exitOK || r.Resumed || r.Synced != 0 || r.Skipped != 30 || r.Status != "completed" {
+		t.Fatalf("second run: exit %d, report %+v; want 0, a new run skipping all 30", second.ExitCode(), r)
+	}
+	if r.HTTPRequests > 3 { // a token, a list call, perhaps its retry: no sync
+		t.Errorf("second run sent %d requests, want no sync call", r.HTTPRequests)
+	}
+}

@@ -1,21 +1,29 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/syncer"
 )
 
 // printSummary tells a human what the run did: how it ended, its counts
 // (of the account's total, when the platform said it), each failure with
-// its reason, and the platform client's counters. persistent says whether
-// the store outlives the process (a rerun resumes).
-func printSummary(con *console, rep syncer.Report, persistent bool) {
+// its reason, and the platform client's counters; then, when the run did
+// not complete, why (once) and what to do about it.
+func printSummary(con *console, rep syncer.Report, cfg config) {
 	var b strings.Builder
 	if rep.RunID == "" { // the run could not even start
 		fmt.Fprintf(&b, "basic: the run did not start: %v\n", rep.Err)
+		if a := advice(rep.Err, cfg); a != "" {
+			fmt.Fprintf(&b, "basic: %s\n", a)
+		}
 		con.Printf("%s", b.String())
 		return
 	}
@@ -31,11 +39,7 @@ func printSummary(con *console, rep syncer.Report, persistent bool) {
 	if rep.Note != "" {
 		fmt.Fprintf(&b, "  note         %s\n", rep.Note)
 	}
-	of := fmt.Sprintf("%d seen", rep.Seen)
-	if rep.Total > 0 {
-		of = fmt.Sprint(rep.Total)
-	}
-	fmt.Fprintf(&b, "  synced       %d of %s\n", rep.Synced, of)
+	fmt.Fprintf(&b, "  synced       %d of %s\n", rep.Synced, ofTotal(rep))
 	fmt.Fprintf(&b, "  skipped      %d (synced already)\n", rep.Skipped)
 	fmt.Fprintf(&b, "  failed       %d\n", rep.Failed)
 	for _, f := range rep.Failures {
@@ -50,20 +54,113 @@ func printSummary(con *console, rep syncer.Report, persistent bool) {
 		fmt.Fprintf(&b, "  retired      %d dead letters (no longer listed, or failed too often)\n", rep.Retired)
 	}
 	fmt.Fprintf(&b, "  requests     %d (429s %d, retries %d, token refreshes %d)\n", rep.HTTPRequests, rep.HTTP429, rep.Retries, rep.TokenRefreshes)
-	left := rep.Total - rep.Synced - rep.Skipped - rep.Failed
-	if rep.Total == 0 {
-		left = rep.Pending()
-	}
-	switch {
-	case rep.Status != syncer.StatusInterrupted:
+	switch rep.Status {
+	case syncer.StatusCompleted, syncer.StatusCompletedWithFailures:
 		fmt.Fprintf(&b, "  interrupted  no\n")
-	case persistent:
-		fmt.Fprintf(&b, "  interrupted  yes: %d campaigns not done; run again to resume\n", left)
-	default:
-		fmt.Fprintf(&b, "  interrupted  yes: %d campaigns not done (the in-memory store keeps nothing: a rerun starts over)\n", left)
+	case syncer.StatusInterrupted:
+		fmt.Fprintf(&b, "  interrupted  yes: %s\n", notDone(rep, cfg.dbURL != ""))
 	}
 	if rep.Err != nil {
-		fmt.Fprintf(&b, "basic: the run stopped: %v\n", rep.Err)
+		verb := "stopped"
+		if rep.Status == syncer.StatusFailed {
+			verb = "failed"
+		}
+		fmt.Fprintf(&b, "basic: the run %s: %v\n", verb, rep.Err)
+		if a := advice(rep.Err, cfg); a != "" {
+			fmt.Fprintf(&b, "basic: %s\n", a)
+		}
 	}
 	con.Printf("%s", b.String())
+}
+
+// ofTotal is what the synced count is out of: the account's total when the
+// platform said it, else the campaigns seen of a listing that did not
+// finish.
+func ofTotal(rep syncer.Report) string {
+	switch {
+	case rep.Total > 0:
+		return fmt.Sprint(rep.Total)
+	case rep.Seen > 0:
+		return fmt.Sprintf("%d seen (the listing did not finish)", rep.Seen)
+	}
+	return "? (nothing listed)"
+}
+
+// notDone says what an interrupted run left, and what a rerun does with it.
+func notDone(rep syncer.Report, persistent bool) string {
+	var left string
+	switch {
+	case rep.Total > 0:
+		left = fmt.Sprintf("%d campaigns not done", max(rep.Total-rep.Synced-rep.Skipped-rep.Failed, 0))
+	case rep.Seen > 0:
+		left = fmt.Sprintf("%d campaigns seen not done, and the listing did not finish", rep.Pending())
+	default:
+		left = "nothing listed yet"
+	}
+	if !persistent {
+		return left + " (the in-memory store keeps nothing: a rerun starts over)"
+	}
+	return left + "; run again to resume"
+}
+
+// advice says what to do about the error that stopped a run, or that kept
+// it from starting: what a person on call needs next. "" when the error
+// says it all.
+func advice(err error, cfg config) string {
+	var (
+		authErr *adplatform.AuthError
+		rateErr *adplatform.RateLimitError
+		apiErr  *adplatform.APIError
+		dnsErr  *net.DNSError
+		opErr   *net.OpError
+		netErr  net.Error
+	)
+	// With the in-memory store a rerun starts over: nothing to resume.
+	resumes := ""
+	if cfg.dbURL != "" {
+		resumes = "; the run resumes where it stopped"
+	}
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &authErr):
+		return fmt.Sprintf("the platform refused the credentials: check %s and %s; running again will not help until they are right",
+			envEmail, envPassword)
+	case errors.Is(err, store.ErrAccountBusy):
+		return "another run (another process, an overlapping cron) holds the account: nothing was done; run again once it has finished"
+	case errors.Is(err, store.ErrUnavailable):
+		return fmt.Sprintf("the database (%s) was unavailable: run again once it answers%s", describeDB(cfg.dbURL), resumes)
+	case errors.As(err, &dnsErr), errors.As(err, &opErr) && opErr.Op == "dial":
+		return fmt.Sprintf("cannot reach the platform at %s: check %s and that the platform is up; run again once it answers%s",
+			platformHost(cfg), envAPIURL, resumes)
+	case errors.Is(err, adplatform.ErrPlatformUnavailable):
+		return fmt.Sprintf("the platform at %s was down for longer than the client waits: run again later%s", platformHost(cfg), resumes)
+	case errors.As(err, &rateErr):
+		return "the platform asked to wait longer than the client does: run again after the time it gave" + resumes
+	case errors.As(err, &apiErr) && !apiErr.Temporary():
+		return fmt.Sprintf("the platform refused the %s call (HTTP %d): running again will not help until what it says is fixed", apiErr.Endpoint, apiErr.StatusCode)
+	case errors.As(err, &apiErr):
+		return fmt.Sprintf("the platform kept failing (HTTP %d, %d attempts): run again later%s", apiErr.StatusCode, apiErr.Attempts, resumes)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		if cfg.timeout > 0 {
+			return fmt.Sprintf("the platform did not answer within -timeout %s, attempt after attempt: raise -timeout (the reference platform's sync takes about 2s)", cfg.timeout)
+		}
+		return "the platform did not answer in time, attempt after attempt: run again later" + resumes
+	}
+	return ""
+}
+
+// platformHost is the host:port of the platform the run talked to.
+func platformHost(cfg config) string {
+	u, err := url.Parse(cfg.apiURL)
+	if err != nil || u.Host == "" {
+		return "the embedded fake"
+	}
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return u.Host + ":443"
+	}
+	return u.Host + ":80"
 }

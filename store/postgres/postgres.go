@@ -79,7 +79,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	conn, err := pq.NewConnector(url)
 	if err != nil {
 		// lib/pq's parse errors can quote the connection string.
-		return nil, errors.New("postgres: Open: the connection string is not valid")
+		return nil, dsnError(url, err)
 	}
 	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
 	if err := db.PingContext(ctx); err != nil {
