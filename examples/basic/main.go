@@ -99,6 +99,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		con.Printf("basic: %v\n", err)
 		return exitStartup
 	}
+	if cfg.isOp() {
+		return runOp(ctx, cfg, stdout, con)
+	}
 	log := newLogger(cfg, con)
 
 	// The store first: a database that cannot be opened is the likeliest
@@ -213,6 +216,19 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) 
 		}
 		return memory.New(), func() {}, nil
 	}
+	pg, closeStore, err := openPostgres(ctx, cfg, log, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	con.Printf("basic: using %s\n", describeDB(cfg.dbURL))
+	return pg, closeStore, nil
+}
+
+// openPostgres opens the database DATABASE_URL names, and migrates it if
+// migrate: a sync does, the operator's commands only read what syncs
+// wrote (and say to migrate when the schema is old). The returned function
+// closes it.
+func openPostgres(ctx context.Context, cfg config, log *slog.Logger, migrate bool) (*postgres.Store, func(), error) {
 	where := describeDB(cfg.dbURL)
 	// A database that does not answer must not hang the start.
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -221,11 +237,12 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the database (%s): %w", where, err)
 	}
-	if err := pg.Migrate(ctx); err != nil {
-		_ = pg.Close()
-		return nil, nil, fmt.Errorf("migrate the database (%s): %w", where, err)
+	if migrate {
+		if err := pg.Migrate(ctx); err != nil {
+			_ = pg.Close()
+			return nil, nil, fmt.Errorf("migrate the database (%s): %w", where, err)
+		}
 	}
-	con.Printf("basic: using %s\n", where)
 	return pg, func() { _ = pg.Close() }, nil
 }
 
