@@ -95,8 +95,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
+	if cfg.logFormat == "json" { // also for an error after -log-format json
+		con.useJSON()
+	}
 	if err != nil {
-		con.Printf("basic: %v\n", err)
+		con.Errorf("basic: %v\n", err)
 		return exitStartup
 	}
 	if cfg.isOp() {
@@ -108,21 +111,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// start-up error, and it needs no platform.
 	st, closeStore, err := openStore(ctx, cfg, log, con)
 	if err != nil {
-		con.Printf("basic: %v\n", err)
+		con.Errorf("basic: %v\n", err)
 		return exitStartup
 	}
 	defer closeStore()
 
 	client, closePlatform, err := openPlatform(cfg, log, con)
 	if err != nil {
-		con.Printf("basic: %v\n", err)
+		con.Errorf("basic: %v\n", err)
 		return exitStartup
 	}
 	defer closePlatform()
 
 	s, err := syncer.New(client, st, cfg.syncerOptions(log))
 	if err != nil {
-		con.Printf("basic: %v\n", err)
+		con.Errorf("basic: %v\n", err)
 		return exitStartup
 	}
 	con.Printf("basic: syncing account %q, concurrency %d, page size %d\n", cfg.accountID, cfg.concurrency, cfg.pageSize)
@@ -143,7 +146,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if cfg.json {
 		out, jerr := encodeReport(rep, cfg.secrets()...)
 		if jerr != nil { // cannot happen: the report is plain data
-			con.Printf("basic: encode the report: %v\n", jerr)
+			con.Errorf("basic: encode the report: %v\n", jerr)
 			return exitFailed
 		}
 		_, _ = fmt.Fprintf(stdout, "%s\n", out)
@@ -249,7 +252,7 @@ func openPostgres(ctx context.Context, cfg config, log *slog.Logger, migrate boo
 // newLogger makes the logger of the client, the store and the syncer:
 // -log-level and -log-format, on stderr.
 func newLogger(cfg config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	opts := &slog.HandlerOptions{Level: cfg.logLevel, ReplaceAttr: durationsAsText}
 	if cfg.logFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

@@ -123,7 +123,7 @@ func (c config) validateOp() error {
 func runOp(ctx context.Context, cfg config, stdout io.Writer, con *console) int {
 	st, closeStore, err := openPostgres(ctx, cfg, newLogger(cfg, con), false)
 	if err != nil {
-		con.Printf("basic: %s: %v\n", cfg.command, err)
+		con.Errorf("basic: %s: %v\n", cfg.command, err)
 		return exitStartup
 	}
 	defer closeStore()
@@ -165,7 +165,7 @@ func runOp(ctx context.Context, cfg config, stdout io.Writer, con *console) int 
 	if cfg.json {
 		b, err := json.Marshal(out)
 		if err != nil { // cannot happen: plain data
-			con.Printf("basic: %s: encode: %v\n", cfg.command, err)
+			con.Errorf("basic: %s: encode: %v\n", cfg.command, err)
 			return exitFailed
 		}
 		_, _ = fmt.Fprintf(stdout, "%s\n", b)
@@ -188,11 +188,11 @@ func opFailed(con *console, cfg config, err error) int {
 	msg := redact(err.Error(), cfg.secrets())
 	switch {
 	case errors.Is(err, store.ErrNotFound) && cfg.op.discard != "":
-		con.Printf("basic: dead-letters discard: account %q has no dead letter of campaign %q (basic dead-letters lists them)\n", cfg.accountID, cfg.op.discard)
+		con.Errorf("basic: dead-letters discard: account %q has no dead letter of campaign %q (basic dead-letters lists them)\n", cfg.accountID, cfg.op.discard)
 	case errors.Is(err, store.ErrNotFound) && cfg.op.before != "":
-		con.Printf("basic: runs: account %q has no run %q to list the runs before (basic runs lists them)\n", cfg.accountID, cfg.op.before)
+		con.Errorf("basic: runs: account %q has no run %q to list the runs before (basic runs lists them)\n", cfg.accountID, cfg.op.before)
 	default:
-		con.Printf("basic: %s: %s\n", cfg.command, msg)
+		con.Errorf("basic: %s: %s\n", cfg.command, msg)
 	}
 	return exitFailed
 }
