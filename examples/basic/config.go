@@ -40,6 +40,11 @@ type config struct {
 	dbURL                             string
 	accountID                         string
 
+	// command is the subcommand: "" or "run" for a sync, else one of the
+	// operator's commands, whose arguments are in op.
+	command string
+	op      opConfig
+
 	// From the flags. rateSet says whether -rate was given: with the
 	// embedded fake, the default is the fake's compressed rate.
 	rate        ratelimit.Rate
@@ -69,7 +74,11 @@ func (c config) secrets() []string {
 	return secrets
 }
 
-const usageHeader = `Usage: basic [flags]
+const usageHeader = `Usage: basic [flags] [run [flags]]
+       basic [flags] runs [-limit N] [-before ID] [-json]
+       basic [flags] dead-letters [-limit N] [-after ID] [-json]
+       basic [flags] dead-letters discard ID
+       basic [flags] prune -older-than D [-json]
 
 Syncs one account's campaigns from the ad platform into a database: lists
 every campaign, calls the platform's sync for each, stores each one, and
@@ -78,6 +87,13 @@ run with the same database, which skips what was already synced.
 
 With nothing set, it runs on embedded defaults: a fake platform, time-
 compressed so that the run takes about 20 s, and an in-memory store.
+
+runs, dead-letters and prune are the operator's view of the database
+(DATABASE_URL, ADSYNC_ACCOUNT_ID): the account's runs, newest first; its dead
+letters (the campaigns that still failed after their retries); discarding one
+(it is not retried any more); deleting the runs of every account finished
+more than D ago (never the newest run of a kind, nor the last completed one).
+basic COMMAND -h tells more.
 
 Environment:
   AD_PLATFORM_API_URL    the platform's base URL; unset: the embedded fake
@@ -117,7 +133,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	// which pushes the reason off screen: it prints nothing, and the
 	// caller prints the error and a hint. -h prints the usage.
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
+	fs.Usage = func() {} // the flag package calls it on any error: flagError prints it for -h
 	fs.Var(&c.rate, "rate", "the platform's rate limit, `N/DURATION` requests in any rolling window, e.g. 10/3s;\nwith the embedded fake, its compressed rate "+fakeRate().String()+" unless set, and the fake's limit too")
 	fs.IntVar(&c.concurrency, "concurrency", 10, "sync calls in flight at once")
 	fs.IntVar(&c.pageSize, "page-size", 100, "campaigns asked for per list call")
@@ -130,16 +146,26 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelWarn, "`level` of the logs on stderr: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "`format` of the logs: text or json")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fmt.Fprint(stderr, usageHeader)
-			fs.PrintDefaults()
-			return c, err
-		}
-		return c, fmt.Errorf("%v (-h for help)", err)
+		return c, flagError(err, stderr, fs, usageHeader)
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q (flags only; -h for help)", fs.Arg(0))
+		c.command = fs.Arg(0)
+		rest := fs.Args()[1:]
+		switch c.command {
+		case cmdRun: // the default, named: its flags may follow it
+			if err := fs.Parse(rest); err != nil {
+				return c, flagError(err, stderr, fs, usageHeader)
+			}
+			if fs.NArg() > 0 {
+				return c, fmt.Errorf("run: unexpected argument %q (flags only; -h for help)", fs.Arg(0))
+			}
+		case cmdRuns, cmdDeadLetters, cmdPrune:
+			if err := c.parseOp(rest, stderr); err != nil {
+				return c, err
+			}
+		default:
+			return c, fmt.Errorf("unexpected argument %q (a command is one of run, runs, dead-letters, prune; -h for help)", c.command)
+		}
 	}
 	fs.Visit(func(f *flag.Flag) { c.rateSet = c.rateSet || f.Name == "rate" })
 
@@ -148,10 +174,26 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.accountID == "" {
 		c.accountID = defaultAccountID
 	}
+	if c.isOp() {
+		return c, c.validateOp()
+	}
 	if err := c.validate(); err != nil {
 		return c, err
 	}
 	return c, c.checkOptions()
+}
+
+// flagError is the error of a flag set's Parse: for -h, the usage printed
+// on stderr and flag.ErrHelp; else the flag package's one-line reason with
+// a hint.
+func flagError(err error, stderr io.Writer, fs *flag.FlagSet, usage string) error {
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stderr)
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+		return err
+	}
+	return fmt.Errorf("%v (-h for help)", err)
 }
 
 // validate checks what the libraries cannot name the way the user wrote it.

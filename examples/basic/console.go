@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -13,11 +15,63 @@ import (
 // display. On a terminal the progress is one live line, rewritten in
 // place; whatever else is written first clears it and then draws it again
 // below, so that a log line never runs into it.
+//
+// With -log-format json, stderr holds only JSON records: the messages
+// become records of jsonLog (the text, without "basic: ", as msg), and
+// there is no live line.
 type console struct {
 	mu   sync.Mutex
 	w    io.Writer
 	tty  bool
 	live string // the live line on display, "" when none
+
+	jsonLog *slog.Logger // set for -log-format json
+}
+
+// useJSON makes the messages JSON records, on w itself.
+func (c *console) useJSON() {
+	c.tty = false
+	c.jsonLog = slog.New(slog.NewJSONHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: durationsAsText}))
+}
+
+// durationsAsText is a slog ReplaceAttr writing time.Duration values as
+// text ("1.5s"): the JSON handler would write nanoseconds.
+func durationsAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
+// Errorf writes one message that says why something failed: a record at
+// Error level with -log-format json.
+func (c *console) Errorf(format string, args ...any) {
+	c.say(slog.LevelError, format, args...)
+}
+
+// Record writes one record of structured data with -log-format json; in
+// text mode it writes nothing (the caller prints its text).
+func (c *console) Record(level slog.Level, msg string, attrs ...any) {
+	if c.jsonLog != nil {
+		c.jsonLog.Log(context.Background(), level, msg, attrs...)
+	}
+}
+
+// JSON reports whether the messages are JSON records.
+func (c *console) JSON() bool { return c.jsonLog != nil }
+
+// say writes text, or with -log-format json one record per line of it.
+func (c *console) say(level slog.Level, format string, args ...any) {
+	text := fmt.Sprintf(format, args...)
+	if c.jsonLog == nil {
+		_, _ = c.Write([]byte(text))
+		return
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			c.jsonLog.Log(context.Background(), level, strings.TrimPrefix(line, "basic: "))
+		}
+	}
 }
 
 // newConsole writes to f, with a live line when f is a terminal.
@@ -40,7 +94,7 @@ func (c *console) Write(p []byte) (int, error) {
 
 // Printf writes one message.
 func (c *console) Printf(format string, args ...any) {
-	_, _ = c.Write([]byte(fmt.Sprintf(format, args...)))
+	c.say(slog.LevelInfo, format, args...)
 }
 
 // SetLive replaces the live line (a terminal only).

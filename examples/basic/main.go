@@ -95,9 +95,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
+	if cfg.logFormat == "json" { // also for an error after -log-format json
+		con.useJSON()
+	}
 	if err != nil {
-		con.Printf("basic: %v\n", err)
+		con.Errorf("basic: %v\n", err)
 		return exitStartup
+	}
+	if cfg.isOp() {
+		return runOp(ctx, cfg, stdout, con)
 	}
 	log := newLogger(cfg, con)
 
@@ -105,21 +111,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// start-up error, and it needs no platform.
 	st, closeStore, err := openStore(ctx, cfg, log, con)
 	if err != nil {
-		con.Printf("basic: %v\n", err)
+		con.Errorf("basic: %v\n", err)
 		return exitStartup
 	}
 	defer closeStore()
 
 	client, closePlatform, err := openPlatform(cfg, log, con)
 	if err != nil {
-		con.Printf("basic: %v\n", err)
+		con.Errorf("basic: %v\n", err)
 		return exitStartup
 	}
 	defer closePlatform()
 
 	s, err := syncer.New(client, st, cfg.syncerOptions(log))
 	if err != nil {
-		con.Printf("basic: %v\n", err)
+		con.Errorf("basic: %v\n", err)
 		return exitStartup
 	}
 	con.Printf("basic: syncing account %q, concurrency %d, page size %d\n", cfg.accountID, cfg.concurrency, cfg.pageSize)
@@ -140,7 +146,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if cfg.json {
 		out, jerr := encodeReport(rep, cfg.secrets()...)
 		if jerr != nil { // cannot happen: the report is plain data
-			con.Printf("basic: encode the report: %v\n", jerr)
+			con.Errorf("basic: encode the report: %v\n", jerr)
 			return exitFailed
 		}
 		_, _ = fmt.Fprintf(stdout, "%s\n", out)
@@ -213,6 +219,19 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) 
 		}
 		return memory.New(), func() {}, nil
 	}
+	pg, closeStore, err := openPostgres(ctx, cfg, log, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	con.Printf("basic: using %s\n", describeDB(cfg.dbURL))
+	return pg, closeStore, nil
+}
+
+// openPostgres opens the database DATABASE_URL names, and migrates it if
+// migrate: a sync does, the operator's commands only read what syncs
+// wrote (and say to migrate when the schema is old). The returned function
+// closes it.
+func openPostgres(ctx context.Context, cfg config, log *slog.Logger, migrate bool) (*postgres.Store, func(), error) {
 	where := describeDB(cfg.dbURL)
 	// A database that does not answer must not hang the start.
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -221,18 +240,19 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the database (%s): %w", where, err)
 	}
-	if err := pg.Migrate(ctx); err != nil {
-		_ = pg.Close()
-		return nil, nil, fmt.Errorf("migrate the database (%s): %w", where, err)
+	if migrate {
+		if err := pg.Migrate(ctx); err != nil {
+			_ = pg.Close()
+			return nil, nil, fmt.Errorf("migrate the database (%s): %w", where, err)
+		}
 	}
-	con.Printf("basic: using %s\n", where)
 	return pg, func() { _ = pg.Close() }, nil
 }
 
 // newLogger makes the logger of the client, the store and the syncer:
 // -log-level and -log-format, on stderr.
 func newLogger(cfg config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	opts := &slog.HandlerOptions{Level: cfg.logLevel, ReplaceAttr: durationsAsText}
 	if cfg.logFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -18,6 +19,10 @@ import (
 // its reason, and the platform client's counters; then, when the run did
 // not complete, why (once) and what to do about it.
 func printSummary(con *console, rep syncer.Report, cfg config) {
+	if con.JSON() {
+		summaryRecords(con, rep, cfg)
+		return
+	}
 	var b strings.Builder
 	if rep.RunID == "" { // the run could not even start
 		fmt.Fprintf(&b, "basic: the run did not start: %v\n", rep.Err)
@@ -163,4 +168,31 @@ func platformHost(cfg config) string {
 		return u.Host + ":443"
 	}
 	return u.Host + ":80"
+}
+
+// summaryRecords is printSummary with -log-format json: a record of the
+// run's end with its figures, one per failure listed, and one of the error
+// with the advice.
+func summaryRecords(con *console, rep syncer.Report, cfg config) {
+	if rep.RunID != "" {
+		con.Record(slog.LevelInfo, "summary", "run_id", rep.RunID, "account", rep.AccountID, "status", rep.Status,
+			"retry", rep.Retry, "resumed", rep.Resumed, "note", rep.Note, "duration", rep.Duration.Round(time.Millisecond),
+			"total", rep.Total, "seen", rep.Seen, "synced", rep.Synced, "skipped", rep.Skipped, "failed", rep.Failed,
+			"retired", rep.Retired, "http_requests", rep.HTTPRequests, "http_429", rep.HTTP429, "retries", rep.Retries,
+			"token_refreshes", rep.TokenRefreshes)
+	}
+	for _, f := range rep.Failures {
+		con.Record(slog.LevelWarn, "campaign failed", "run_id", rep.RunID, "campaign_id", f.CampaignID, "err", redact(f.Err.Error(), cfg.secrets()))
+	}
+	if rep.Err != nil {
+		msg := "the run stopped"
+		switch {
+		case rep.RunID == "":
+			msg = "the run did not start"
+		case rep.Status == syncer.StatusFailed:
+			msg = "the run failed"
+		}
+		con.Record(slog.LevelError, msg, "run_id", rep.RunID, "account", rep.AccountID, "status", rep.Status,
+			"err", redact(rep.Err.Error(), cfg.secrets()), "advice", advice(rep.Err, cfg))
+	}
 }
