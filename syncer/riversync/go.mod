@@ -2,7 +2,6 @@ module github.com/adsync/adsync/syncer/riversync
 
 go 1.26.0
 
-
 require (
 	github.com/adsync/adsync v0.0.0
 	github.com/jmoiron/sqlx v1.4.0

@@ -2,6 +2,7 @@ package riversync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -326,4 +327,42 @@ func Enqueue[TTx any](ctx context.Context, client *river.Client[TTx], accounts .
 		}
 	}
 	return n, nil
+}
+
+// SyncNow enqueues the accounts as Enqueue does, then makes those whose job
+// is waiting (scheduled: for its next run, after a busy account or a
+// platform's wait; retryable: after a failure) due at once: an operator's
+// "sync now", or a process's -once. A running job is left alone. It keeps
+// every guarantee: a platform's wait still holds (the run sends nothing and
+// snoozes again until then), and a busy account snoozes.
+func SyncNow[TTx any](ctx context.Context, client *river.Client[TTx], accounts ...string) error {
+	if _, err := Enqueue(ctx, client, accounts...); err != nil {
+		return err
+	}
+	want := make(map[string]bool, len(accounts))
+	for _, id := range accounts {
+		want[id] = true
+	}
+	const page = 1000
+	params := river.NewJobListParams().Kinds(Kind).
+		States(rivertype.JobStateScheduled, rivertype.JobStateRetryable).First(page)
+	for {
+		res, err := client.JobList(ctx, params)
+		if err != nil {
+			return fmt.Errorf("riversync: sync now: %w", err)
+		}
+		for _, j := range res.Jobs {
+			var args SyncArgs
+			if json.Unmarshal(j.EncodedArgs, &args) != nil || !want[args.AccountID] {
+				continue
+			}
+			if _, err := client.JobRetry(ctx, j.ID); err != nil {
+				return fmt.Errorf("riversync: sync now: account %q: %w", args.AccountID, err)
+			}
+		}
+		if len(res.Jobs) < page {
+			return nil
+		}
+		params = params.After(res.LastCursor)
+	}
 }

@@ -277,3 +277,28 @@ func TestExample(t *testing.T) {
 		t.Errorf("Example printed\n%s\nwant\n%s", out, want)
 	}
 }
+
+func TestSyncNowRunsAScheduledAccountAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, adplatformtest.Options{})
+	client := newClient(t, e, newWorker(t, newFactory(e, "acme", "globex", "initech"), riversync.Options{Every: time.Hour}), true)
+
+	enqueue(t, client, "acme", "globex")
+	eventually(t, "both jobs to wait an hour", func() bool {
+		return job(t, client, "acme").State == rivertype.JobStateScheduled && job(t, client, "globex").State == rivertype.JobStateScheduled
+	})
+	if err := riversync.SyncNow(context.Background(), client, "acme", "initech"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "acme and initech to run", func() bool {
+		runs, err := e.st.Runs(context.Background(), "acme", store.RunQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.st.LastCompletedRun(context.Background(), "initech")
+		return len(runs) == 2 && runs[0].Status == store.RunCompleted && err == nil
+	})
+	if runs, err := e.st.Runs(context.Background(), "globex", store.RunQuery{Limit: 10}); err != nil || len(runs) != 1 {
+		t.Errorf("globex: %d runs (%v), want 1: SyncNow was not asked for it", len(runs), err)
+	}
+}
