@@ -22,6 +22,7 @@ import (
 type platform struct {
 	url, email, password string
 	rate                 ratelimit.Rate
+	margin               time.Duration // 0: the client's default
 }
 
 // The embedded fake is examples/basic's: the reference platform,
@@ -40,7 +41,7 @@ func (w *worker) platform() (platform, error) {
 	cfg := w.cfg
 	if cfg.apiURL != "" {
 		fmt.Fprintf(w.stderr, "worker: platform %s (password set), client rate %s per account\n", cfg.apiURL, cfg.rate)
-		return platform{url: cfg.apiURL, email: cfg.email, password: cfg.password, rate: cfg.rate}, nil
+		return platform{url: cfg.apiURL, email: cfg.email, password: cfg.password, rate: cfg.rate, margin: cfg.rateMargin}, nil
 	}
 	rate := cfg.rate
 	if !cfg.rateSet {
@@ -53,7 +54,7 @@ func (w *worker) platform() (platform, error) {
 	w.closers = append(w.closers, fake.Close)
 	fmt.Fprintf(w.stderr, "worker: no %s: using an embedded fake platform at %s (this process's own), %s per client id, sync latency %s\n",
 		envAPIURL, fake.URL, rate, fakeSyncLatency)
-	return platform{url: fake.URL, email: adplatformtest.DefaultEmail, password: adplatformtest.DefaultPassword, rate: rate}, nil
+	return platform{url: fake.URL, email: adplatformtest.DefaultEmail, password: adplatformtest.DefaultPassword, rate: rate, margin: cfg.rateMargin}, nil
 }
 
 // accounts is the worker's riversync.Factory: the accounts of -accounts,
@@ -79,6 +80,7 @@ func (a *accounts) Syncer(_ context.Context, id string) (*syncer.Syncer, error) 
 		ClientID:   id,
 		RateLimit:  a.platform.rate.N,
 		RateWindow: a.platform.rate.Window,
+		RateMargin: a.platform.margin,
 		UserAgent:  a.userAgent,
 		Logger:     a.log,
 	}

@@ -33,6 +33,7 @@ type config struct {
 	workers                 int
 	rate                    ratelimit.Rate
 	rateSet                 bool
+	rateMargin              time.Duration
 	once                    bool
 	logLevel                slog.Level
 	logFormat               string
@@ -89,6 +90,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.every, "every", time.Hour, "pause between the end of an account's run and its next one (0: sync once)")
 	fs.IntVar(&c.workers, "workers", 10, "accounts this process syncs at once (River's MaxWorkers)")
 	fs.Var(&c.rate, "rate", "the platform's rate limit per account, `N/DURATION` requests in any rolling window;\nwith the embedded fake, its compressed rate "+fakeRate().String()+" unless set")
+	fs.DurationVar(&c.rateMargin, "rate-margin", 0, "least margin the clients add to every wait for a rate-limit slot (default: the client's, 1% of the window, at least 25ms)")
 	fs.BoolVar(&c.once, "once", false, "enqueue the accounts, work until each has completed a sync (whichever process ran it), then exit 0")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "`level` of the logs on stderr: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "`format` of the logs: text or json")
@@ -136,6 +138,8 @@ func (c config) validate() error {
 		return fmt.Errorf("-grace-period: must be positive, got %s", c.gracePeriod)
 	case c.softStop < 0:
 		return fmt.Errorf("-soft-stop: must not be negative, got %s", c.softStop)
+	case c.rateMargin < 0:
+		return fmt.Errorf("-rate-margin: must not be negative, got %s", c.rateMargin)
 	case c.pollInterval <= 0:
 		return fmt.Errorf("-poll-interval: must be positive, got %s", c.pollInterval)
 	case c.healthyWithin < 0:

@@ -59,7 +59,7 @@ const testPassword = "Fake-Pa55w0rd-Qx7"
 // with its search_path set to it, and the store on it; the schema is
 // dropped when the test ends. The name is short: River names NOTIFY
 // channels "<schema>.river_leadership", which PostgreSQL caps at 63 bytes.
-func testDB(t *testing.T) (string, *postgres.Store) {
+func testDB(t testing.TB) (string, *postgres.Store) {
 	t.Helper()
 	base := postgrestest.URL(t)
 	var b [6]byte
