@@ -40,7 +40,7 @@ func fakeRate() ratelimit.Rate { return ratelimit.Rate{N: fakeRateLimit, Window:
 func (w *worker) platform() (platform, error) {
 	cfg := w.cfg
 	if cfg.apiURL != "" {
-		fmt.Fprintf(w.stderr, "worker: platform %s (password set), client rate %s per account\n", cfg.apiURL, cfg.rate)
+		w.con.Printf(slog.LevelInfo, "platform %s (password set), client rate %s per account", cfg.apiURL, cfg.rate)
 		return platform{url: cfg.apiURL, email: cfg.email, password: cfg.password, rate: cfg.rate, margin: cfg.rateMargin}, nil
 	}
 	rate := cfg.rate
@@ -52,7 +52,7 @@ func (w *worker) platform() (platform, error) {
 		return platform{}, fmt.Errorf("embedded fake platform: %w", err)
 	}
 	w.closers = append(w.closers, fake.Close)
-	fmt.Fprintf(w.stderr, "worker: no %s: using an embedded fake platform at %s (this process's own), %s per client id, sync latency %s\n",
+	w.con.Printf(slog.LevelInfo, "no %s: using an embedded fake platform at %s (this process's own), %s per client id, sync latency %s",
 		envAPIURL, fake.URL, rate, fakeSyncLatency)
 	return platform{url: fake.URL, email: adplatformtest.DefaultEmail, password: adplatformtest.DefaultPassword, rate: rate, margin: cfg.rateMargin}, nil
 }

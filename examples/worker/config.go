@@ -41,6 +41,7 @@ type config struct {
 	healthyWithin           time.Duration
 	jobTimeout, gracePeriod time.Duration
 	softStop, pollInterval  time.Duration
+	reconcile               time.Duration
 	name                    string
 	concurrency             int
 }
@@ -62,7 +63,9 @@ Environment:
                         never printed)
 
 Each account id of -accounts is also its X-Client-ID, the key of the
-platform's rate limit. The first SIGINT or SIGTERM stops gracefully (River's
+platform's rate limit. A replica cancels the job of an account missing from
+its -accounts (it was removed); while replicas disagree, during a rolling
+change, those that have it enqueue it again every -reconcile. The first SIGINT or SIGTERM stops gracefully (River's
 soft stop, then the runs' grace period: what is stopped is resumed by
 another process at once); a second one quits at once.
 
@@ -100,6 +103,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.gracePeriod, "grace-period", 30*time.Second, "how long calls on the wire may finish when a run is stopped")
 	fs.DurationVar(&c.softStop, "soft-stop", 10*time.Second, "on SIGINT/SIGTERM, how long running syncs may go on before they are stopped (then -grace-period)")
 	fs.DurationVar(&c.pollInterval, "poll-interval", time.Second, "how often River looks for jobs (lib/pq: no LISTEN/NOTIFY)")
+	fs.DurationVar(&c.reconcile, "reconcile", time.Minute, "how often the accounts are enqueued again (those with a job are left alone): what repairs\nan account whose job a replica with an older -accounts cancelled (0: only at start)")
 	fs.IntVar(&c.concurrency, "concurrency", 10, "sync calls in flight at once per account")
 	fs.StringVar(&c.name, "name", fmt.Sprintf("%s-%d", host, os.Getpid()), "this process's `name`: River's client id and part of the User-Agent")
 	if err := fs.Parse(args); err != nil {
@@ -138,6 +142,8 @@ func (c config) validate() error {
 		return fmt.Errorf("-grace-period: must be positive, got %s", c.gracePeriod)
 	case c.softStop < 0:
 		return fmt.Errorf("-soft-stop: must not be negative, got %s", c.softStop)
+	case c.reconcile < 0:
+		return fmt.Errorf("-reconcile: must not be negative, got %s", c.reconcile)
 	case c.rateMargin < 0:
 		return fmt.Errorf("-rate-margin: must not be negative, got %s", c.rateMargin)
 	case c.pollInterval <= 0:

@@ -15,8 +15,8 @@
 // At start it applies River's migrations and adsync's, under one
 // PostgreSQL advisory lock, so that replicas starting together take turns
 // (both are idempotent). It then enqueues one job per account (River's
-// unique jobs make that a no-op for accounts that have one) and works jobs
-// until SIGINT or SIGTERM: River's soft stop (-soft-stop), then the runs'
+// unique jobs make that a no-op for accounts that have one), again every
+// -reconcile, and works jobs until SIGINT or SIGTERM: River's soft stop (-soft-stop), then the runs'
 // grace period (-grace-period); what was stopped is resumed at once by
 // another replica. With -once it exits 0 as soon as every listed account
 // has completed a sync since it started, whichever replica ran it.
@@ -64,22 +64,14 @@ const (
 )
 
 func main() {
-	ctx, cancel := context.WithCancel(context.Background())
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-signals
-		fmt.Fprintln(os.Stderr, "worker: stopping: running syncs finish or stop gracefully and are resumed elsewhere (signal again to quit at once)")
-		cancel()
-		<-signals
-		fmt.Fprintln(os.Stderr, "worker: signalled again: quitting now")
-		os.Exit(exitForced)
-	}()
-	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stderr, signals))
 }
 
-// run is the whole program but for signals and the process's exit.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+// run is the whole program but for the process's exit. The first signal
+// stops the worker gracefully; the second quits at once.
+func run(parent context.Context, args []string, getenv func(string) string, stderr io.Writer, signals <-chan os.Signal) int {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -88,11 +80,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		fmt.Fprintf(stderr, "worker: %v\n", err)
 		return exitStartup
 	}
-	log := newLogger(cfg, stderr)
-	w := &worker{cfg: cfg, log: log, stderr: stderr}
+	con := newConsole(cfg, stderr)
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	go func() {
+		select {
+		case <-signals:
+		case <-ctx.Done():
+			return
+		}
+		con.Printf(slog.LevelInfo, "stopping: running syncs finish or stop gracefully and are resumed elsewhere (signal again to quit at once)")
+		cancel()
+		<-signals
+		con.Printf(slog.LevelWarn, "signalled again: quitting now")
+		os.Exit(exitForced)
+	}()
+	w := &worker{cfg: cfg, log: newLogger(cfg, stderr), con: con, stderr: stderr}
 	defer w.close()
 	if err := w.start(ctx); err != nil {
-		fmt.Fprintf(stderr, "worker: %v\n", redact(err.Error(), cfg.secrets()))
+		con.Printf(slog.LevelError, "%s", redact(err.Error(), cfg.secrets()))
 		return exitStartup
 	}
 	return w.serve(ctx)
@@ -102,11 +108,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 type worker struct {
 	cfg    config
 	log    *slog.Logger
+	con    *console
 	stderr io.Writer
 
 	db      *sql.DB
 	st      *postgres.Store
 	client  *river.Client[*sql.Tx]
+	stopped bool // River was stopped
 	closers []func()
 }
 
@@ -140,7 +148,7 @@ func (w *worker) start(ctx context.Context) error {
 	if err := migrate(startCtx, db, st, w.log); err != nil {
 		return fmt.Errorf("migrate %s: %w", where, err)
 	}
-	fmt.Fprintf(w.stderr, "worker: %s migrated (River's and adsync's schemas)\n", where)
+	w.con.Printf(slog.LevelInfo, "%s migrated (River's and adsync's schemas)", where)
 
 	var tel *otelsync.Telemetry
 	if cfg.metricsAddr != "" {
@@ -156,7 +164,7 @@ func (w *worker) start(ctx context.Context) error {
 		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		w.closers = append(w.closers, func() { _ = srv.Close() })
-		fmt.Fprintf(w.stderr, "worker: serving /metrics and /healthz on http://%s\n", ln.Addr())
+		w.con.Printf(slog.LevelInfo, "serving /metrics and /healthz on http://%s", ln.Addr())
 	}
 
 	platform, err := w.platform()
@@ -205,7 +213,7 @@ func (w *worker) start(ctx context.Context) error {
 		w.stop()
 		return err
 	}
-	fmt.Fprintf(w.stderr, "worker: %s: %d accounts (%d newly queued), %d at once, every %s, rate %s, job timeout %s (takeover after a crash: about %s)\n",
+	w.con.Printf(slog.LevelInfo, "%s: %d accounts (%d newly queued), %d at once, every %s, rate %s, job timeout %s (takeover after a crash: about %s)",
 		cfg.name, len(cfg.accounts), n, cfg.workers, cfg.every, platform.rate, cfg.jobTimeout, sw.RescueStuckJobsAfter()+45*time.Second)
 	return nil
 }
@@ -213,6 +221,9 @@ func (w *worker) start(ctx context.Context) error {
 // serve works jobs until ctx ends (a signal), River fails, or with -once
 // every account has completed a sync, then stops.
 func (w *worker) serve(ctx context.Context) int {
+	// The loops below end before River stops.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var done <-chan struct{}
 	if w.cfg.once {
 		ch := make(chan struct{})
@@ -223,25 +234,52 @@ func (w *worker) serve(ctx context.Context) int {
 			}
 		}()
 	}
+	if w.cfg.reconcile > 0 {
+		go w.reconcile(ctx)
+	}
 	code := exitOK
 	select {
 	case <-ctx.Done():
 	case <-done:
-		fmt.Fprintln(w.stderr, "worker: -once: every account has completed a sync since the start")
+		w.con.Printf(slog.LevelInfo, "-once: every account has completed a sync since the start")
 	case <-w.client.Stopped():
-		fmt.Fprintln(w.stderr, "worker: River stopped on its own")
+		w.con.Printf(slog.LevelError, "River stopped on its own")
 		code = exitFailed
 	}
+	cancel()
 	w.stop()
 	return code
+}
+
+// reconcile enqueues the accounts every -reconcile until ctx ends: an
+// account whose job a replica with another -accounts cancelled gets one
+// again.
+func (w *worker) reconcile(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.reconcile)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n, err := riversync.Enqueue(ctx, w.client, w.cfg.accounts...)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			w.log.Warn("worker: reconcile: enqueue the accounts", "error", err)
+		case n > 0:
+			w.log.Info("worker: reconcile: accounts had no job: enqueued", "count", n)
+		}
+	}
 }
 
 // stop stops River: running jobs may go on for -soft-stop, then are
 // cancelled, and their runs stop within -grace-period.
 func (w *worker) stop() {
-	if w.client == nil {
+	if w.client == nil || w.stopped {
 		return
 	}
+	w.stopped = true
 	var err error
 	if w.cfg.softStop == 0 {
 		err = w.client.StopAndCancel(context.Background())
@@ -251,8 +289,7 @@ func (w *worker) stop() {
 	if err != nil {
 		w.log.Error("worker: stop", "error", err)
 	}
-	fmt.Fprintln(w.stderr, "worker: stopped")
-	w.client = nil
+	w.con.Printf(slog.LevelInfo, "stopped")
 }
 
 // waitCompleted makes the accounts' jobs due now and polls the store until

@@ -329,3 +329,44 @@ func TestSIGTERMStopsGracefullyAndAnotherReplicaResumes(t *testing.T) {
 		t.Errorf("%d 429s, want none", s.RateLimited)
 	}
 }
+
+func TestSecondSignalQuitsAtOnce(t *testing.T) {
+	t.Parallel()
+	dbURL, _ := testDB(t)
+	p := fake(t, adplatformtest.Options{Campaigns: 100, SyncLatency: 100 * time.Millisecond})
+	w := exectest.Start(t, workerBin, env(dbURL, p), args("-accounts", "acme", "-log-level", "info", "-soft-stop", "1m")...)
+	w.WaitStderr(t, regexp.MustCompile(`run started`), time.Minute)
+	w.Signal(t, syscall.SIGTERM)
+	w.WaitStderr(t, regexp.MustCompile(`worker: stopping`), time.Minute)
+	w.Signal(t, syscall.SIGINT)
+	if code := w.Wait(t, 30*time.Second); code != exitForced {
+		t.Errorf("exit %d after a second signal, want %d", code, exitForced)
+	}
+	if !strings.Contains(w.Stderr(), "quitting now") {
+		t.Errorf("stderr does not say it quits:\n%s", w.Stderr())
+	}
+}
+
+func TestLogFormatJSONWritesOnlyJSON(t *testing.T) {
+	t.Parallel()
+	dbURL, _ := testDB(t)
+	p := fake(t, adplatformtest.Options{})
+	w := exectest.Run(t, 2*time.Minute, workerBin, env(dbURL, p), args("-once", "-accounts", "acme", "-log-format", "json", "-log-level", "debug")...)
+	if code := w.ExitCode(); code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, w.Stderr())
+	}
+	lines := strings.Split(strings.TrimSpace(w.Stderr()), "\n")
+	if len(lines) < 5 {
+		t.Fatalf("only %d lines on stderr:\n%s", len(lines), w.Stderr())
+	}
+	for _, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Errorf("stderr line is not JSON: %q", l)
+		}
+	}
+	if !strings.Contains(w.Stderr(), `"msg":"worker: -once: every account has completed a sync since the start"`) {
+		t.Errorf("no record saying -once is done:\n%s", w.Stderr())
+	}
+	noSecret(t, w)
+}
