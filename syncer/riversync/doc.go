@@ -101,6 +101,11 @@
 // Adding an account takes effect at the next Enqueue: call it at start and
 // whenever the service's list may have changed (or on a ticker; it is
 // cheap). Removing one takes effect at its next job, when Active says false.
+// Active is asked by whichever process runs the job, so every process should
+// read one source (a table, say): a process with a stale list cancels the
+// job of an account it does not know yet. Enqueue on a ticker repairs that
+// (a cancelled job does not count for uniqueness), which is what
+// examples/worker does while replicas with different -accounts roll out.
 //
 // # Timeouts and takeover
 //

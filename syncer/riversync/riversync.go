@@ -224,11 +224,11 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		return err // River retries with its backoff
 	}
 	rep, err := s.Run(ctx)
-	return w.outcome(log, id, rep, err)
+	return w.outcome(ctx, log, id, rep, err)
 }
 
 // outcome maps how a run ended to what the job does next.
-func (w *Worker) outcome(log *slog.Logger, id string, rep syncer.Report, err error) error {
+func (w *Worker) outcome(ctx context.Context, log *slog.Logger, id string, rep syncer.Report, err error) error {
 	var rl *adplatform.RateLimitError
 	switch {
 	case errors.Is(err, store.ErrAccountBusy), errors.Is(err, store.ErrAccountLost):
@@ -246,7 +246,9 @@ func (w *Worker) outcome(log *slog.Logger, id string, rep syncer.Report, err err
 		}
 		return river.JobSnooze(w.opts.Every)
 	case syncer.StatusInterrupted:
-		if err == nil { // stopped: the job's timeout, or the client stopping
+		// Stopped: the job's timeout (the run then reports the deadline
+		// as its error), or the client stopping.
+		if err == nil || ctx.Err() != nil {
 			log.Info("riversync: run interrupted by a stop: resumes at once", "synced", rep.Synced, "pending", rep.Pending())
 			return river.JobSnooze(0)
 		}

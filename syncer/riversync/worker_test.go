@@ -302,3 +302,22 @@ func TestSyncNowRunsAScheduledAccountAtOnce(t *testing.T) {
 		t.Errorf("globex: %d runs (%v), want 1: SyncNow was not asked for it", len(runs), err)
 	}
 }
+
+func TestTimeoutStopsTheRunWhichResumesAtOnce(t *testing.T) {
+	t.Parallel()
+	// 40 campaigns at 10 per 200 ms take about 800 ms: a job of 300 ms
+	// stops part way, and the next job resumes the run.
+	e := newEnv(t, adplatformtest.Options{Campaigns: 40, SyncLatency: 50 * time.Millisecond})
+	client := newClient(t, e, newWorker(t, newFactory(e, "acme"), riversync.Options{Timeout: 300 * time.Millisecond, RetryInterval: time.Hour}), true)
+
+	enqueue(t, client, "acme")
+	eventually(t, "the job to complete", func() bool { return job(t, client, "acme").State == rivertype.JobStateCompleted })
+	j := job(t, client, "acme")
+	if snoozes(j) == 0 || len(j.Errors) != 0 {
+		t.Errorf("job snoozed %d times, errors %v: want the timeout to snooze it, no error", snoozes(j), j.Errors)
+	}
+	runs, err := e.st.Runs(context.Background(), "acme", store.RunQuery{Limit: 10})
+	if err != nil || len(runs) != 1 || runs[0].Status != store.RunCompleted || runs[0].Synced+runs[0].Skipped < 40 {
+		t.Errorf("runs %+v (%v), want one run, resumed until it completed", runs, err)
+	}
+}
