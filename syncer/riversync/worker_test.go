@@ -2,7 +2,7 @@ package riversync_test
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/adsync/adsync/adplatform/adplatformtest"
 	"github.com/adsync/adsync/store"
+	"github.com/adsync/adsync/syncer"
 	"github.com/adsync/adsync/syncer/riversync"
 )
 
@@ -265,7 +266,6 @@ func TestNewWorkerNamesTheBadOption(t *testing.T) {
 	if got := w.RescueStuckJobsAfter(); got != 70*time.Second {
 		t.Errorf("RescueStuckJobsAfter %s, want Timeout + 2×GracePeriod = 70s", got)
 	}
-	_ = errors.New
 }
 
 // Example runs against the test database, in a schema of its own.
@@ -319,5 +319,53 @@ func TestTimeoutStopsTheRunWhichResumesAtOnce(t *testing.T) {
 	runs, err := e.st.Runs(context.Background(), "acme", store.RunQuery{Limit: 10})
 	if err != nil || len(runs) != 1 || runs[0].Status != store.RunCompleted || runs[0].Synced+runs[0].Skipped < 40 {
 		t.Errorf("runs %+v (%v), want one run, resumed until it completed", runs, err)
+	}
+}
+
+func TestPlatformDownSnoozesRetryIntervalThenResumes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, adplatformtest.Options{})
+	if err := e.fake.Platform.SetOutage(adplatformtest.Outage{Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	f := newFactory(e, "acme")
+	f.clientOpts.MaxOutage = 300 * time.Millisecond // the client gives up on the platform soon
+	client := newClient(t, e, newWorker(t, f, riversync.Options{RetryInterval: 500 * time.Millisecond}), true)
+
+	enqueue(t, client, "acme")
+	eventually(t, "the job to snooze", func() bool { return snoozes(job(t, client, "acme")) >= 1 })
+	j := job(t, client, "acme")
+	if len(j.Errors) != 0 || j.Attempt > 1 {
+		t.Errorf("platform down: attempt %d, errors %v; want a snooze, no attempt spent", j.Attempt, j.Errors)
+	}
+	runs, err := e.st.Runs(context.Background(), "acme", store.RunQuery{Limit: 10})
+	if err != nil || len(runs) == 0 || runs[len(runs)-1].Status != store.RunInterrupted {
+		t.Fatalf("runs %+v (%v), want an interrupted one", runs, err)
+	}
+	if err := e.fake.Platform.SetOutage(adplatformtest.Outage{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the job to complete once the platform is back", func() bool { return job(t, client, "acme").State == rivertype.JobStateCompleted })
+	if run, err := e.st.LastCompletedRun(context.Background(), "acme"); err != nil || run.ID != runs[len(runs)-1].ID {
+		t.Errorf("last completed run %+v (%v), want the interrupted run %s resumed", run, err, runs[len(runs)-1].ID)
+	}
+}
+
+// gone is a Factory whose Syncer says the account is unknown, as a service's
+// does for an account deleted between Active and Syncer.
+type gone struct{ *factory }
+
+func (g gone) Syncer(_ context.Context, id string) (*syncer.Syncer, error) {
+	return nil, fmt.Errorf("account %s deleted: %w", id, riversync.ErrUnknownAccount)
+}
+
+func TestFactoryUnknownAccountCancels(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, adplatformtest.Options{})
+	client := newClient(t, e, newWorker(t, gone{newFactory(e, "acme")}, riversync.Options{}), true)
+	enqueue(t, client, "acme")
+	eventually(t, "the job to be cancelled", func() bool { return job(t, client, "acme").State == rivertype.JobStateCancelled })
+	if n := len(e.fake.Platform.Requests()); n != 0 {
+		t.Errorf("%d requests for an unknown account", n)
 	}
 }
