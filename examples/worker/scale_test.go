@@ -153,6 +153,12 @@ func runScale(tb testing.TB) scaleResult {
 	start := time.Now()
 	procs := make([]*exectest.Proc, scaleProcs)
 	for i := range procs {
+		if i > 0 {
+			// Replicas start a quarter window apart, as replicas do: the
+			// first jobs of all four, started in the same instant, would
+			// align every account's window and burst together.
+			time.Sleep(scaleWindow / scaleProcs)
+		}
 		procs[i] = exectest.Start(tb, workerBin, env,
 			"-accounts", strings.Join(accounts, ","), "-every", "1h", "-workers", fmt.Sprint(scaleSlots),
 			"-rate", fmt.Sprintf("%d/%s", scaleLimit, scaleWindow), "-rate-margin", scaleMargin.String(), "-poll-interval", "100ms",
