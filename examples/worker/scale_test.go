@@ -30,21 +30,27 @@ const (
 	scaleAccounts  = 100
 	scaleProcs     = 4
 	scaleSlots     = 12
-	scaleCampaigns = 20
+	scaleCampaigns = 10
 	scaleLimit     = 10
-	scaleWindow    = 4 * time.Second
+	scaleWindow    = 8 * time.Second
 	scaleLatency   = 100 * time.Millisecond
-	// The clients' least margin on every wait for a slot. The default (1%
-	// of the window, 40 ms here) is less than a loaded machine takes to
-	// open a connection and write a request: a burst of new connections
-	// reached the fake 40 ms after the limiter let it go, and the request
-	// of the next window then came in its window's last milliseconds: a
-	// 429. It costs 2 × 100 ms on an 8.1 s floor.
-	scaleMargin = 100 * time.Millisecond
-	// A run takes about 8.2 s (21 requests: 2 windows and a sync call); a
-	// job is stopped after 20 s (none is) and rescued 22 s after it started.
+	// The clients' least margin on every wait for a slot. A loaded machine
+	// (a load average of 10 on 2 cores, or both cores busy) runs the fake's
+	// handler up to 160 ms after a client wrote the request: with the
+	// default margin (1% of the window) the first request of the next
+	// window then reaches the fake inside it, a 429. The margin is paid at
+	// every window boundary, so the ratio to the floor grows by margin /
+	// window: 250 ms on 8 s windows is 3%.
+	scaleMargin = 250 * time.Millisecond
+	// A run makes 11 requests (1 list, 10 syncs), so its floor is one
+	// window and a sync call, 8.1 s; a job is stopped after 20 s (none is)
+	// and rescued 22 s after it started.
 	scaleJobTimeout = 20 * time.Second
 	scaleGrace      = time.Second
+	// The workers start this far apart, as replicas do: the first jobs of
+	// all four, started in one instant, would align their windows and burst
+	// together.
+	scaleStagger = time.Second
 	// The worker is killed once the platform has seen this share of the
 	// requests the scenario makes: part way, with runs in flight.
 	scaleKillAt = 0.3
@@ -154,10 +160,7 @@ func runScale(tb testing.TB) scaleResult {
 	procs := make([]*exectest.Proc, scaleProcs)
 	for i := range procs {
 		if i > 0 {
-			// Replicas start a quarter window apart, as replicas do: the
-			// first jobs of all four, started in the same instant, would
-			// align every account's window and burst together.
-			time.Sleep(scaleWindow / scaleProcs)
+			time.Sleep(scaleStagger)
 		}
 		procs[i] = exectest.Start(tb, workerBin, env,
 			"-accounts", strings.Join(accounts, ","), "-every", "1h", "-workers", fmt.Sprint(scaleSlots),
@@ -406,21 +409,22 @@ func (r scaleResult) log(tb testing.TB) {
 }
 
 // TestScale is issue 11's scale claim: 100 accounts, 4 worker processes,
-// one SIGKILLed part way, against a fake platform with 2 s windows running
-// as a process of its own; see runScale for what it checks.
+// one SIGKILLed part way, against a fake platform with 8 s windows running
+// as a process of its own; see runScale for what it checks. It is not
+// parallel: it measures pace, and runs alone in its package (the other
+// tests wait for it).
 func TestScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the scale scenario takes about a minute: skipped under -short")
 	}
-	t.Parallel()
 	runScale(t).log(t)
 }
 
 // BenchmarkScale runs the scale scenario and reports accounts synced per
 // second per process (4 processes, one killed part way; the takeover
 // governs it), the same for the accounts the kill did not touch (the pace
-// without a crash; 20 campaigns at
-// 10 requests per 4 s: a run's floor is 8.1 s), the takeover time (the kill
+// without a crash; 10 campaigns at
+// 10 requests per 8 s: a run's floor is 8.1 s), the takeover time (the kill
 // to the new owner's first request, for the last account taken over), and
 // the worst run against its rolling-window floor. Each iteration takes about
 // a minute:
