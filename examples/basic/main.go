@@ -15,6 +15,11 @@
 // ADSYNC_ACCOUNT_ID keys the account's campaigns and runs in the database;
 // it defaults to "default". -h lists the variables and the flags.
 //
+// The operator's view of the database: "basic runs" lists the account's
+// runs, "basic dead-letters" its dead letters, "basic dead-letters discard
+// ID" deletes one, "basic prune -older-than D" deletes old runs; each with
+// -json. "basic run" is the sync, the default.
+//
 // It is thin on purpose: flags and environment, wiring of adplatform, a
 // store and syncer, and printing. Progress and logs go to stderr; with
 // -json, stdout carries exactly one JSON object, the run's report.
