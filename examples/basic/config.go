@@ -111,12 +111,17 @@ Exit status:
   1    some campaigns failed (status completed_with_failures: -retry-failed
        retries them), or the run stopped on its own before the end (status
        interrupted: the platform unreachable, down or not answering past the
-       client's patience, the database past its budget; running again resumes)
+       client's patience, the database past its budget; running again resumes),
+       or it failed on what the platform answered (status failed: a 4xx, a
+       listing it cannot read; running again as it is cannot help)
   2    a configuration or start-up error (flags, environment, database), or
        the platform refused the credentials (status failed: running again
        cannot help)
   3    the account is busy: another run holds it; nothing was done
   130  interrupted by SIGINT or SIGTERM (a second signal quits at once)
+runs, dead-letters and prune: 0 done; 1 the run or dead letter named is not
+there, or the database failed the call; 2 a usage error, no DATABASE_URL, or
+a database that cannot be opened.
 
 Flags:
 `

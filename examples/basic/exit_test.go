@@ -114,6 +114,9 @@ func TestRunErrors(t *testing.T) {
 	_, base := startPlatformProc(t, "-rate", "100/1s")
 	_, hanging := startPlatformProc(t, "-rate", "100/1s", "-fault-hang", "1")
 	const wrong = "Wr0ng-Pa55word-of-the-test"
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(untrusted.Close)
+	untrustedHost := strings.TrimPrefix(untrusted.URL, "https://")
 	tests := []struct {
 		name   string
 		env    []string
@@ -140,6 +143,11 @@ func TestRunErrors(t *testing.T) {
 				"basic: the run stopped: syncer: list campaigns: adplatform: auth: connection refused, after 5 attempt(s): dial tcp 127.0.0.1:1: connect: connection refused",
 				"basic: cannot reach the platform at 127.0.0.1:1: check AD_PLATFORM_API_URL and that the platform is up; run again once it answers",
 			}, "adplatform:", nil},
+		{"untrusted certificate", platformEnv(untrusted.URL, "pw"), nil, exitFailed, "interrupted",
+			[]string{
+				"basic: the run stopped: syncer: list campaigns: adplatform: auth: failed after 1 attempt(s): tls: failed to verify certificate: x509: certificate signed by unknown authority",
+				"basic: the platform at " + untrustedHost + " presented a TLS certificate this machine does not trust: check AD_PLATFORM_API_URL; running again will not help until it is trusted",
+			}, "certificate signed by unknown authority", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,11 @@
 // ADSYNC_ACCOUNT_ID keys the account's campaigns and runs in the database;
 // it defaults to "default". -h lists the variables and the flags.
 //
+// The operator's view of the database: "basic runs" lists the account's
+// runs, "basic dead-letters" its dead letters, "basic dead-letters discard
+// ID" deletes one, "basic prune -older-than D" deletes old runs; each with
+// -json. "basic run" is the sync, the default.
+//
 // It is thin on purpose: flags and environment, wiring of adplatform, a
 // store and syncer, and printing. Progress and logs go to stderr; with
 // -json, stdout carries exactly one JSON object, the run's report.
@@ -95,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	if cfg.logFormat == "json" { // also for an error after -log-format json
+	if cfg.logFormat == "json" || err != nil && asksJSONLogs(args) { // the error too
 		con.useJSON()
 	}
 	if err != nil {
@@ -152,6 +157,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		_, _ = fmt.Fprintf(stdout, "%s\n", out)
 	}
 	return exitCode(rep, err)
+}
+
+// asksJSONLogs reports whether args ask for -log-format json, for an error
+// the flag package met before it read that flag.
+func asksJSONLogs(args []string) bool {
+	for i, a := range args {
+		switch strings.TrimPrefix(a, "-") {
+		case "-log-format=json", "log-format=json":
+			return true
+		case "-log-format", "log-format":
+			if i+1 < len(args) && args[i+1] == "json" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // exitCode says how the run ended. A signal is main's business.

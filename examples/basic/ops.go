@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/adsync/adsync/store"
+	"github.com/adsync/adsync/store/postgres"
 )
 
 // The subcommands.
@@ -191,6 +192,8 @@ func opFailed(con *console, cfg config, err error) int {
 		con.Errorf("basic: dead-letters discard: account %q has no dead letter of campaign %q (basic dead-letters lists them)\n", cfg.accountID, cfg.op.discard)
 	case errors.Is(err, store.ErrNotFound) && cfg.op.before != "":
 		con.Errorf("basic: runs: account %q has no run %q to list the runs before (basic runs lists them)\n", cfg.accountID, cfg.op.before)
+	case errors.Is(err, postgres.ErrSchemaVersion):
+		con.Errorf("basic: %s: %s\nbasic: a sync (basic run, with this DATABASE_URL) migrates the schema; the operator's commands only read it\n", cfg.command, msg)
 	default:
 		con.Errorf("basic: %s: %s\n", cfg.command, msg)
 	}

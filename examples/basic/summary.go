@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,6 +120,7 @@ func advice(err error, cfg config) string {
 		dnsErr  *net.DNSError
 		opErr   *net.OpError
 		netErr  net.Error
+		certErr *tls.CertificateVerificationError
 	)
 	// With the in-memory store a rerun starts over: nothing to resume.
 	resumes := ""
@@ -135,6 +137,9 @@ func advice(err error, cfg config) string {
 		return "another run (another process, an overlapping cron) holds the account: nothing was done; run again once it has finished"
 	case errors.Is(err, store.ErrUnavailable):
 		return fmt.Sprintf("the database (%s) was unavailable: run again once it answers%s", describeDB(cfg.dbURL), resumes)
+	case errors.As(err, &certErr):
+		return fmt.Sprintf("the platform at %s presented a TLS certificate this machine does not trust: check %s; running again will not help until it is trusted",
+			platformHost(cfg), envAPIURL)
 	case errors.As(err, &dnsErr), errors.As(err, &opErr) && opErr.Op == "dial":
 		return fmt.Sprintf("cannot reach the platform at %s: check %s and that the platform is up; run again once it answers%s",
 			platformHost(cfg), envAPIURL, resumes)
