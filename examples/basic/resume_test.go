@@ -188,6 +188,9 @@ func TestRetryFailed(t *testing.T) {
 	if r := decodeReport(t, p.Stdout()); r.Seen != 2 || r.Synced != 2 || r.Failed != 0 {
 		t.Fatalf("-retry-failed report %+v, want the 2 failed campaigns seen and synced", r)
 	}
+	if !strings.Contains(p.Stderr(), "  synced       2 of 2 dead letters\n") {
+		t.Errorf("the summary does not count against the dead letters:\n%s", p.Stderr())
+	}
 	if n := len(syncedRows(t, schema, defaultAccountID)); n != 30 {
 		t.Errorf("%d campaigns stored synced, want 30", n)
 	}

@@ -84,6 +84,8 @@ func printSummary(con *console, rep syncer.Report, cfg config) {
 // finish.
 func ofTotal(rep syncer.Report) string {
 	switch {
+	case rep.Retry: // no listing: the dead letters are what it works through
+		return fmt.Sprintf("%d dead letters", rep.Seen)
 	case rep.Total > 0:
 		return fmt.Sprint(rep.Total)
 	case rep.Seen > 0:
@@ -96,6 +98,8 @@ func ofTotal(rep syncer.Report) string {
 func notDone(rep syncer.Report, persistent bool) string {
 	var left string
 	switch {
+	case rep.Retry:
+		left = fmt.Sprintf("%d dead letters not retried", rep.Pending())
 	case rep.Total > 0:
 		left = fmt.Sprintf("%d campaigns not done", max(rep.Total-rep.Synced-rep.Skipped-rep.Failed, 0))
 	case rep.Seen > 0:
