@@ -47,8 +47,11 @@ type config struct {
 
 	// From the flags. rateSet says whether -rate was given: with the
 	// embedded fake, the default is the fake's compressed rate.
-	rate        ratelimit.Rate
-	rateSet     bool
+	rate    ratelimit.Rate
+	rateSet bool
+	// rateMargin is adplatform.Options.RateMargin; 0 is the client's
+	// default, or with the embedded fake embeddedMargin.
+	rateMargin  time.Duration
 	concurrency int
 	pageSize    int
 	timeout     time.Duration
@@ -140,6 +143,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {} // the flag package calls it on any error: flagError prints it for -h
 	fs.Var(&c.rate, "rate", "the platform's rate limit, `N/DURATION` requests in any rolling window, e.g. 10/3s;\nwith the embedded fake, its compressed rate "+fakeRate().String()+" unless set, and the fake's limit too")
+	fs.DurationVar(&c.rateMargin, "rate-margin", 0, "the least time `D` added to every wait for a rate-limit slot, to cover the platform\nlogging requests later than they were sent (a busy platform, a long network path);\n0: the client's default, 1% of the window (at least 25ms), widened as it observes delay;\nwith the embedded fake, a tenth of the window unless set: the fake shares this process's CPU")
 	fs.IntVar(&c.concurrency, "concurrency", 10, "sync calls in flight at once")
 	fs.IntVar(&c.pageSize, "page-size", 100, "campaigns asked for per list call")
 	fs.DurationVar(&c.timeout, "timeout", 0, "timeout of one attempt of a list or sync call\n(default: the client's, 10s for a list, 15s for a sync)")
@@ -272,13 +276,27 @@ func describeDB(dsn string) string {
 	return "PostgreSQL at " + u.Host + u.Path
 }
 
+// effectiveRate is the rate the client is given: -rate, or with the
+// embedded fake the fake's unless -rate is set.
+func (c config) effectiveRate() ratelimit.Rate {
+	if c.apiURL == "" && !c.rateSet {
+		return fakeRate()
+	}
+	return c.rate
+}
+
 // clientOptions are the platform client's options the flags set.
 func (c config) clientOptions(rate ratelimit.Rate, log *slog.Logger) adplatform.Options {
+	margin := c.rateMargin
+	if margin == 0 && c.apiURL == "" {
+		margin = embeddedMargin(rate)
+	}
 	return adplatform.Options{
 		ClientID:    c.clientID,
 		PageSize:    c.pageSize,
 		RateLimit:   rate.N,
 		RateWindow:  rate.Window,
+		RateMargin:  margin,
 		ListTimeout: c.timeout,
 		SyncTimeout: c.timeout,
 		Logger:      log,
@@ -305,7 +323,7 @@ var optionFlags = []struct{ prefix, flag string }{
 	{"adplatform: Options.PageSize: ", "-page-size"},
 	{"adplatform: Options.RateLimit: ", "-rate"},
 	{"adplatform: Options.RateWindow: ", "-rate"},
-	{"adplatform: Options.RateMargin: ", "-rate"},
+	{"adplatform: Options.RateMargin: ", "-rate-margin"},
 	{"adplatform: Options.ListTimeout: ", "-timeout"},
 	{"adplatform: Options.SyncTimeout: ", "-timeout"},
 	{"adplatform: Options.ClientID: ", envClientID},
@@ -317,7 +335,7 @@ var optionFlags = []struct{ prefix, flag string }{
 // does anything until called. An error names the flag, not the library's
 // field; the limits stay the libraries' own.
 func (c config) checkOptions() error {
-	client, err := adplatform.New("http://127.0.0.1", adplatform.StaticCredentials("check@example.com", "check"), c.clientOptions(c.rate, nil))
+	client, err := adplatform.New("http://127.0.0.1", adplatform.StaticCredentials("check@example.com", "check"), c.clientOptions(c.effectiveRate(), nil))
 	if err == nil {
 		client.CloseIdleConnections()
 		_, err = syncer.New(client, memory.New(), c.syncerOptions(nil))

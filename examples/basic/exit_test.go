@@ -29,6 +29,8 @@ func TestStartupErrors(t *testing.T) {
 		{"rate not a rate", nil, []string{"-rate", "abc"}, `basic: invalid value "abc" for flag -rate: want N/DURATION, e.g. 10/1m or 10/2s (-h for help)` + "\n"},
 		{"rate without window", nil, []string{"-rate", "10"}, `basic: invalid value "10" for flag -rate: want N/DURATION, e.g. 10/1m or 10/2s (-h for help)` + "\n"},
 		{"rate of zero window", nil, []string{"-rate", "10/0s"}, `basic: invalid value "10/0s" for flag -rate: the DURATION of N/DURATION must be at least`},
+		{"rate margin not below the window", nil, []string{"-rate", "10/1s", "-rate-margin", "2s"}, "basic: -rate-margin: must be shorter than the rate window 1s, got 2s\n"},
+		{"negative rate margin", nil, []string{"-rate-margin", "-1s"}, "basic: -rate-margin: must not be negative, got -1s\n"},
 		{"concurrency", nil, []string{"-concurrency", "0"}, "basic: -concurrency: must be at least 1, got 0\n"},
 		{"concurrency too large", nil, []string{"-concurrency", "100000"}, "basic: -concurrency: 100000 is more than 10000\n"},
 		{"page size", nil, []string{"-page-size", "-5"}, "basic: -page-size: must be at least 1, got -5\n"},

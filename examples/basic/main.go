@@ -193,12 +193,9 @@ func exitCode(rep syncer.Report, runErr error) int {
 // names, or of the embedded fake it starts. The returned function closes
 // the client's idle connections and stops the fake.
 func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Client, func(), error) {
-	apiURL, email, password, rate := cfg.apiURL, cfg.email, cfg.password, cfg.rate
+	apiURL, email, password, rate := cfg.apiURL, cfg.email, cfg.password, cfg.effectiveRate()
 	closeFake := func() {}
 	if cfg.apiURL == "" {
-		if !cfg.rateSet {
-			rate = fakeRate()
-		}
 		fake, err := startFake(rate)
 		if err != nil {
 			return nil, nil, err
@@ -208,9 +205,9 @@ func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Clien
 		_, window, _ := strings.Cut(rate.String(), "/")
 		reference := ratelimit.Rate{N: adplatformtest.DefaultRateLimit, Window: adplatformtest.DefaultRateWindow}
 		con.Printf("basic: no %s: using the embedded fake platform at %s, time-compressed: %d requests/%s (the reference: %s), "+
-			"sync latency %s (the reference: %s), %d campaigns, a 503 on every %dth list call; client rate set to %s\n",
+			"sync latency %s (the reference: %s), %d campaigns, a 503 on every %dth list call; client rate set to %s, margin %s\n",
 			envAPIURL, fake.URL, rate.N, window, reference, fakeSyncLatency, adplatformtest.DefaultSyncLatency,
-			adplatformtest.DefaultCampaigns, adplatformtest.DefaultFailEveryNthList, rate)
+			adplatformtest.DefaultCampaigns, adplatformtest.DefaultFailEveryNthList, rate, cfg.clientOptions(rate, nil).RateMargin)
 		if cfg.email != "" || cfg.password != "" {
 			con.Printf("basic: %s and %s are ignored: the embedded fake accepts only its public test account\n", envEmail, envPassword)
 		}
