@@ -52,6 +52,7 @@ import (
 
 	"github.com/adsync/adsync/adplatform"
 	"github.com/adsync/adsync/adplatform/adplatformtest"
+	"github.com/adsync/adsync/examples/internal/envconfig"
 	"github.com/adsync/adsync/examples/internal/ratelimit"
 	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/store/memory"
@@ -206,7 +207,7 @@ func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Clien
 		reference := ratelimit.Rate{N: adplatformtest.DefaultRateLimit, Window: adplatformtest.DefaultRateWindow}
 		con.Printf("basic: no %s: using the embedded fake platform at %s, time-compressed: %d requests/%s (the reference: %s), "+
 			"sync latency %s (the reference: %s), %d campaigns, a 503 on every %dth list call; client rate set to %s, margin %s\n",
-			envAPIURL, fake.URL, rate.N, window, reference, fakeSyncLatency, adplatformtest.DefaultSyncLatency,
+			envAPIURL, fake.URL, rate.N, window, reference, envconfig.FakeSyncLatency, adplatformtest.DefaultSyncLatency,
 			adplatformtest.DefaultCampaigns, adplatformtest.DefaultFailEveryNthList, rate, cfg.clientOptions(rate, nil).RateMargin)
 		if cfg.email != "" || cfg.password != "" {
 			con.Printf("basic: %s and %s are ignored: the embedded fake accepts only its public test account\n", envEmail, envPassword)
@@ -241,7 +242,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) 
 	if err != nil {
 		return nil, nil, err
 	}
-	con.Printf("basic: using %s\n", describeDB(cfg.dbURL))
+	con.Printf("basic: using %s\n", envconfig.DescribeDB(cfg.dbURL))
 	return pg, closeStore, nil
 }
 
@@ -250,7 +251,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) 
 // wrote (and say to migrate when the schema is old). The returned function
 // closes it.
 func openPostgres(ctx context.Context, cfg config, log *slog.Logger, migrate bool) (*postgres.Store, func(), error) {
-	where := describeDB(cfg.dbURL)
+	where := envconfig.DescribeDB(cfg.dbURL)
 	// A database that does not answer must not hang the start.
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/examples/internal/envconfig"
 	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/syncer"
 )
@@ -140,7 +141,7 @@ func advice(err error, cfg config) string {
 	case errors.Is(err, store.ErrAccountBusy):
 		return "another run (another process, an overlapping cron) holds the account: nothing was done; run again once it has finished"
 	case errors.Is(err, store.ErrUnavailable):
-		return fmt.Sprintf("the database (%s) was unavailable: run again once it answers%s", describeDB(cfg.dbURL), resumes)
+		return fmt.Sprintf("the database (%s) was unavailable: run again once it answers%s", envconfig.DescribeDB(cfg.dbURL), resumes)
 	case errors.As(err, &certErr):
 		return fmt.Sprintf("the platform at %s presented a TLS certificate this machine does not trust: check %s; running again will not help until it is trusted",
 			platformHost(cfg), envAPIURL)
@@ -191,7 +192,7 @@ func summaryRecords(con *console, rep syncer.Report, cfg config) {
 			"token_refreshes", rep.TokenRefreshes)
 	}
 	for _, f := range rep.Failures {
-		con.Record(slog.LevelWarn, "campaign failed", "run_id", rep.RunID, "campaign_id", f.CampaignID, "err", redact(f.Err.Error(), cfg.secrets()))
+		con.Record(slog.LevelWarn, "campaign failed", "run_id", rep.RunID, "campaign_id", f.CampaignID, "err", envconfig.Redact(f.Err.Error(), cfg.secrets()))
 	}
 	if rep.Err != nil {
 		msg := "the run stopped"
@@ -202,6 +203,6 @@ func summaryRecords(con *console, rep syncer.Report, cfg config) {
 			msg = "the run failed"
 		}
 		con.Record(slog.LevelError, msg, "run_id", rep.RunID, "account", rep.AccountID, "status", rep.Status,
-			"err", redact(rep.Err.Error(), cfg.secrets()), "advice", advice(rep.Err, cfg))
+			"err", envconfig.Redact(rep.Err.Error(), cfg.secrets()), "advice", advice(rep.Err, cfg))
 	}
 }
