@@ -272,6 +272,9 @@ func typedError(cl *call, err error) error {
 		return fmt.Errorf("adplatform: %s: %w, after %d attempt(s)", cl.endpoint, toE, cl.attempts)
 	}
 	reason, _ := transientReason(err)
+	if reason == "" { // not retried (a host not found, a certificate refused): the error says what
+		return fmt.Errorf("adplatform: %s: failed after %d attempt(s): %w", cl.endpoint, cl.attempts, unwrapURLError(err))
+	}
 	return fmt.Errorf("adplatform: %s: %s, after %d attempt(s): %w", cl.endpoint, reason, cl.attempts, unwrapURLError(err))
 }
 

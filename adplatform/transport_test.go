@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -180,3 +181,20 @@ func (c *closingTransport) CloseIdleConnections() {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A transport error that is not retried (here a certificate the client
+// does not trust) reads "failed after 1 attempt(s): <why>", not with an
+// empty reason (", after 1 attempt(s)").
+func TestPermanentTransportErrorSaysWhy(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	_, err := client(t, srv.URL).SyncCampaign(context.Background(), "campaign_1")
+	if err == nil {
+		t.Fatal("a sync against an untrusted certificate succeeded")
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "adplatform: auth: failed after 1 attempt(s): ") || !strings.Contains(msg, "certificate") || strings.Contains(msg, ": ,") {
+		t.Errorf("error %q, want it to say the auth call failed after 1 attempt, on the certificate", msg)
+	}
+}

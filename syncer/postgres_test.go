@@ -169,7 +169,7 @@ const (
 func TestMain(m *testing.M) {
 	switch os.Getenv(childRole) {
 	case "":
-		os.Exit(m.Run())
+		os.Exit(postgrestest.Main(m))
 	case "sync":
 		os.Exit(childSync())
 	case "platform":

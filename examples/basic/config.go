@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/examples/internal/envconfig"
 	"github.com/adsync/adsync/examples/internal/ratelimit"
 	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/store/memory"
@@ -19,11 +19,11 @@ import (
 
 // The environment variables the example reads.
 const (
-	envAPIURL    = "AD_PLATFORM_API_URL"
-	envEmail     = "AD_PLATFORM_EMAIL"
-	envPassword  = "AD_PLATFORM_PASSWORD"
+	envAPIURL    = envconfig.APIURL
+	envEmail     = envconfig.Email
+	envPassword  = envconfig.Password
 	envClientID  = "AD_PLATFORM_CLIENT_ID"
-	envDatabase  = "DATABASE_URL"
+	envDatabase  = envconfig.Database
 	envAccountID = "ADSYNC_ACCOUNT_ID"
 )
 
@@ -47,8 +47,11 @@ type config struct {
 
 	// From the flags. rateSet says whether -rate was given: with the
 	// embedded fake, the default is the fake's compressed rate.
-	rate        ratelimit.Rate
-	rateSet     bool
+	rate    ratelimit.Rate
+	rateSet bool
+	// rateMargin is adplatform.Options.RateMargin; 0 is the client's
+	// default, or with the embedded fake embeddedMargin.
+	rateMargin  time.Duration
 	concurrency int
 	pageSize    int
 	timeout     time.Duration
@@ -64,15 +67,7 @@ type config struct {
 
 // secrets are the values no output may show: the platform's password and
 // the database URL's.
-func (c config) secrets() []string {
-	secrets := []string{c.password}
-	if u, err := url.Parse(c.dbURL); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			secrets = append(secrets, pw)
-		}
-	}
-	return secrets
-}
+func (c config) secrets() []string { return envconfig.Secrets(c.password, c.dbURL) }
 
 const usageHeader = `Usage: basic [flags] [run [flags]]
        basic [flags] runs [-limit N] [-before ID] [-json]
@@ -111,12 +106,17 @@ Exit status:
   1    some campaigns failed (status completed_with_failures: -retry-failed
        retries them), or the run stopped on its own before the end (status
        interrupted: the platform unreachable, down or not answering past the
-       client's patience, the database past its budget; running again resumes)
+       client's patience, the database past its budget; running again resumes),
+       or it failed on what the platform answered (status failed: a 4xx, a
+       listing it cannot read; running again as it is cannot help)
   2    a configuration or start-up error (flags, environment, database), or
        the platform refused the credentials (status failed: running again
        cannot help)
   3    the account is busy: another run holds it; nothing was done
   130  interrupted by SIGINT or SIGTERM (a second signal quits at once)
+runs, dead-letters and prune: 0 done; 1 the run or dead letter named is not
+there, or the database failed the call; 2 a usage error, no DATABASE_URL, or
+a database that cannot be opened.
 
 Flags:
 `
@@ -134,7 +134,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	// caller prints the error and a hint. -h prints the usage.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {} // the flag package calls it on any error: flagError prints it for -h
-	fs.Var(&c.rate, "rate", "the platform's rate limit, `N/DURATION` requests in any rolling window, e.g. 10/3s;\nwith the embedded fake, its compressed rate "+fakeRate().String()+" unless set, and the fake's limit too")
+	fs.Var(&c.rate, "rate", "the platform's rate limit, `N/DURATION` requests in any rolling window, e.g. 10/3s;\nwith the embedded fake, its compressed rate "+envconfig.FakeRate().String()+" unless set, and the fake's limit too")
+	fs.DurationVar(&c.rateMargin, "rate-margin", 0, "the least time `D` added to every wait for a rate-limit slot, to cover the platform\nlogging requests later than they were sent (a busy platform, a long network path);\n0: the client's default, 1% of the window (at least 25ms), widened as it observes delay;\nwith the embedded fake, a tenth of the window unless set: the fake shares this process's CPU")
 	fs.IntVar(&c.concurrency, "concurrency", 10, "sync calls in flight at once")
 	fs.IntVar(&c.pageSize, "page-size", 100, "campaigns asked for per list call")
 	fs.DurationVar(&c.timeout, "timeout", 0, "timeout of one attempt of a list or sync call\n(default: the client's, 10s for a list, 15s for a sync)")
@@ -218,7 +219,7 @@ func (c config) validate() error {
 	if c.apiURL == "" {
 		return nil
 	}
-	if err := checkAPIURL(c.apiURL); err != nil {
+	if err := envconfig.CheckAPIURL(c.apiURL); err != nil {
 		return fmt.Errorf("%s: %w", envAPIURL, err)
 	}
 	var missing []string
@@ -234,46 +235,27 @@ func (c config) validate() error {
 	return nil
 }
 
-// checkAPIURL refuses what cannot be a platform's base URL, without
-// echoing it: a URL may hold a password. adplatform.New checks the rest.
-func checkAPIURL(s string) error {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return errors.New("not a valid URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("want an http:// or https:// URL")
-	case u.Host == "":
-		return errors.New("no host in the URL")
-	case u.User != nil:
-		return errors.New("must not hold credentials: use AD_PLATFORM_EMAIL and AD_PLATFORM_PASSWORD")
+// effectiveRate is the rate the client is given: -rate, or with the
+// embedded fake the fake's unless -rate is set.
+func (c config) effectiveRate() ratelimit.Rate {
+	if c.apiURL == "" && !c.rateSet {
+		return envconfig.FakeRate()
 	}
-	return nil
-}
-
-// describeDB names the database without the secrets a URL may hold: only
-// the host and the database name of a postgres:// URL.
-func describeDB(dsn string) string {
-	const hidden = "PostgreSQL (DATABASE_URL not shown)"
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return hidden // a key=value string: any part may be the password
-	}
-	u, err := url.Parse(dsn)
-	// An unescaped '@' or '/' in a password can shift part of it into the
-	// host or the path: show neither then.
-	if err != nil || u.Host == "" || strings.Contains(u.Host+u.Path, "@") || strings.Count(u.Path, "/") > 1 {
-		return hidden
-	}
-	return "PostgreSQL at " + u.Host + u.Path
+	return c.rate
 }
 
 // clientOptions are the platform client's options the flags set.
 func (c config) clientOptions(rate ratelimit.Rate, log *slog.Logger) adplatform.Options {
+	margin := c.rateMargin
+	if margin == 0 && c.apiURL == "" {
+		margin = envconfig.FakeMargin(rate)
+	}
 	return adplatform.Options{
 		ClientID:    c.clientID,
 		PageSize:    c.pageSize,
 		RateLimit:   rate.N,
 		RateWindow:  rate.Window,
+		RateMargin:  margin,
 		ListTimeout: c.timeout,
 		SyncTimeout: c.timeout,
 		Logger:      log,
@@ -300,7 +282,7 @@ var optionFlags = []struct{ prefix, flag string }{
 	{"adplatform: Options.PageSize: ", "-page-size"},
 	{"adplatform: Options.RateLimit: ", "-rate"},
 	{"adplatform: Options.RateWindow: ", "-rate"},
-	{"adplatform: Options.RateMargin: ", "-rate"},
+	{"adplatform: Options.RateMargin: ", "-rate-margin"},
 	{"adplatform: Options.ListTimeout: ", "-timeout"},
 	{"adplatform: Options.SyncTimeout: ", "-timeout"},
 	{"adplatform: Options.ClientID: ", envClientID},
@@ -312,7 +294,7 @@ var optionFlags = []struct{ prefix, flag string }{
 // does anything until called. An error names the flag, not the library's
 // field; the limits stay the libraries' own.
 func (c config) checkOptions() error {
-	client, err := adplatform.New("http://127.0.0.1", adplatform.StaticCredentials("check@example.com", "check"), c.clientOptions(c.rate, nil))
+	client, err := adplatform.New("http://127.0.0.1", adplatform.StaticCredentials("check@example.com", "check"), c.clientOptions(c.effectiveRate(), nil))
 	if err == nil {
 		client.CloseIdleConnections()
 		_, err = syncer.New(client, memory.New(), c.syncerOptions(nil))

@@ -29,6 +29,8 @@ func TestStartupErrors(t *testing.T) {
 		{"rate not a rate", nil, []string{"-rate", "abc"}, `basic: invalid value "abc" for flag -rate: want N/DURATION, e.g. 10/1m or 10/2s (-h for help)` + "\n"},
 		{"rate without window", nil, []string{"-rate", "10"}, `basic: invalid value "10" for flag -rate: want N/DURATION, e.g. 10/1m or 10/2s (-h for help)` + "\n"},
 		{"rate of zero window", nil, []string{"-rate", "10/0s"}, `basic: invalid value "10/0s" for flag -rate: the DURATION of N/DURATION must be at least`},
+		{"rate margin not below the window", nil, []string{"-rate", "10/1s", "-rate-margin", "2s"}, "basic: -rate-margin: must be shorter than the rate window 1s, got 2s\n"},
+		{"negative rate margin", nil, []string{"-rate-margin", "-1s"}, "basic: -rate-margin: must not be negative, got -1s\n"},
 		{"concurrency", nil, []string{"-concurrency", "0"}, "basic: -concurrency: must be at least 1, got 0\n"},
 		{"concurrency too large", nil, []string{"-concurrency", "100000"}, "basic: -concurrency: 100000 is more than 10000\n"},
 		{"page size", nil, []string{"-page-size", "-5"}, "basic: -page-size: must be at least 1, got -5\n"},
@@ -114,6 +116,9 @@ func TestRunErrors(t *testing.T) {
 	_, base := startPlatformProc(t, "-rate", "100/1s")
 	_, hanging := startPlatformProc(t, "-rate", "100/1s", "-fault-hang", "1")
 	const wrong = "Wr0ng-Pa55word-of-the-test"
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(untrusted.Close)
+	untrustedHost := strings.TrimPrefix(untrusted.URL, "https://")
 	tests := []struct {
 		name   string
 		env    []string
@@ -140,6 +145,11 @@ func TestRunErrors(t *testing.T) {
 				"basic: the run stopped: syncer: list campaigns: adplatform: auth: connection refused, after 5 attempt(s): dial tcp 127.0.0.1:1: connect: connection refused",
 				"basic: cannot reach the platform at 127.0.0.1:1: check AD_PLATFORM_API_URL and that the platform is up; run again once it answers",
 			}, "adplatform:", nil},
+		{"untrusted certificate", platformEnv(untrusted.URL, "pw"), nil, exitFailed, "interrupted",
+			[]string{
+				"basic: the run stopped: syncer: list campaigns: adplatform: auth: failed after 1 attempt(s): tls: failed to verify certificate: x509: certificate signed by unknown authority",
+				"basic: the platform at " + untrustedHost + " presented a TLS certificate this machine does not trust: check AD_PLATFORM_API_URL; running again will not help until it is trusted",
+			}, "certificate signed by unknown authority", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,34 +2,20 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/adsync/adsync/adplatform/adplatformtest"
+	"github.com/adsync/adsync/examples/internal/envconfig"
 	"github.com/adsync/adsync/examples/internal/ratelimit"
 )
 
-// The embedded fake behaves as the reference platform does, time-
-// compressed so that a first run takes about 20 s instead of 10 minutes:
-// its window is 2 s instead of a minute, its sync call 400 ms instead of 2 s.
-// Everything else is the reference's: 100 campaigns, a 503 on every 5th list
-// call, the pagination quirk.
-const (
-	fakeRateLimit   = adplatformtest.DefaultRateLimit
-	fakeRateWindow  = 2 * time.Second
-	fakeSyncLatency = 400 * time.Millisecond
-)
-
-// fakeRate is the embedded fake's rate limit, and the client's default
-// with it.
-func fakeRate() ratelimit.Rate { return ratelimit.Rate{N: fakeRateLimit, Window: fakeRateWindow} }
-
-// startFake serves the fake platform on a free loopback port, with the
-// given rate limit: what runs when no AD_PLATFORM_API_URL is set.
+// startFake serves the fake platform (envconfig's time-compressed
+// reference) on a free loopback port, with the given rate limit: what runs
+// when no AD_PLATFORM_API_URL is set.
 func startFake(rate ratelimit.Rate) (*adplatformtest.Server, error) {
 	srv, err := adplatformtest.NewServer(adplatformtest.Options{
 		RateLimit:   rate.N,
 		RateWindow:  rate.Window,
-		SyncLatency: fakeSyncLatency,
+		SyncLatency: envconfig.FakeSyncLatency,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded fake platform: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,11 +28,17 @@ func TestJSONLogs(t *testing.T) {
 			[]string{"syncing account \"default\", concurrency 25, page size 100", "progress", "summary", "adplatform: obtained a bearer token"}, 1},
 		{"no progress", nil, []string{"-rate", "20/1s", "-concurrency", "25", "-progress=false"}, exitOK, []string{"summary"}, 0},
 		{"a failed run", platformEnv("http://127.0.0.1:1", "pw"), nil, exitFailed, []string{"summary", "the run stopped"}, -1},
-		{"a configuration error", nil, []string{"-log-format", "json", "-concurrency", "0"}, exitStartup, []string{"-concurrency: must be at least 1, got 0"}, 0},
+		{"a configuration error", nil, []string{"-concurrency", "0"}, exitStartup, []string{"-concurrency: must be at least 1, got 0"}, 0},
+		{"a flag error before -log-format", nil, []string{"-rate", "abc", "--log-format=json"}, exitStartup,
+			[]string{`invalid value "abc" for flag -rate: want N/DURATION, e.g. 10/1m or 10/2s (-h for help)`}, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := runBasic(t, tt.env, append([]string{"-log-format", "json"}, tt.args...)...)
+			args := append([]string{"-log-format", "json"}, tt.args...)
+			if slices.Contains(tt.args, "--log-format=json") {
+				args = tt.args
+			}
+			p := runBasic(t, tt.env, args...)
 			if code := p.ExitCode(); code != tt.code {
 				t.Errorf("exit status %d, want %d", code, tt.code)
 			}

@@ -15,6 +15,11 @@
 // ADSYNC_ACCOUNT_ID keys the account's campaigns and runs in the database;
 // it defaults to "default". -h lists the variables and the flags.
 //
+// The operator's view of the database: "basic runs" lists the account's
+// runs, "basic dead-letters" its dead letters, "basic dead-letters discard
+// ID" deletes one, "basic prune -older-than D" deletes old runs; each with
+// -json. "basic run" is the sync, the default.
+//
 // It is thin on purpose: flags and environment, wiring of adplatform, a
 // store and syncer, and printing. Progress and logs go to stderr; with
 // -json, stdout carries exactly one JSON object, the run's report.
@@ -47,6 +52,7 @@ import (
 
 	"github.com/adsync/adsync/adplatform"
 	"github.com/adsync/adsync/adplatform/adplatformtest"
+	"github.com/adsync/adsync/examples/internal/envconfig"
 	"github.com/adsync/adsync/examples/internal/ratelimit"
 	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/store/memory"
@@ -95,7 +101,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	if cfg.logFormat == "json" { // also for an error after -log-format json
+	if cfg.logFormat == "json" || err != nil && asksJSONLogs(args) { // the error too
 		con.useJSON()
 	}
 	if err != nil {
@@ -154,6 +160,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return exitCode(rep, err)
 }
 
+// asksJSONLogs reports whether args ask for -log-format json, for an error
+// the flag package met before it read that flag.
+func asksJSONLogs(args []string) bool {
+	for i, a := range args {
+		switch strings.TrimPrefix(a, "-") {
+		case "-log-format=json", "log-format=json":
+			return true
+		case "-log-format", "log-format":
+			if i+1 < len(args) && args[i+1] == "json" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // exitCode says how the run ended. A signal is main's business.
 func exitCode(rep syncer.Report, runErr error) int {
 	var authErr *adplatform.AuthError
@@ -172,12 +194,9 @@ func exitCode(rep syncer.Report, runErr error) int {
 // names, or of the embedded fake it starts. The returned function closes
 // the client's idle connections and stops the fake.
 func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Client, func(), error) {
-	apiURL, email, password, rate := cfg.apiURL, cfg.email, cfg.password, cfg.rate
+	apiURL, email, password, rate := cfg.apiURL, cfg.email, cfg.password, cfg.effectiveRate()
 	closeFake := func() {}
 	if cfg.apiURL == "" {
-		if !cfg.rateSet {
-			rate = fakeRate()
-		}
 		fake, err := startFake(rate)
 		if err != nil {
 			return nil, nil, err
@@ -187,9 +206,9 @@ func openPlatform(cfg config, log *slog.Logger, con *console) (*adplatform.Clien
 		_, window, _ := strings.Cut(rate.String(), "/")
 		reference := ratelimit.Rate{N: adplatformtest.DefaultRateLimit, Window: adplatformtest.DefaultRateWindow}
 		con.Printf("basic: no %s: using the embedded fake platform at %s, time-compressed: %d requests/%s (the reference: %s), "+
-			"sync latency %s (the reference: %s), %d campaigns, a 503 on every %dth list call; client rate set to %s\n",
-			envAPIURL, fake.URL, rate.N, window, reference, fakeSyncLatency, adplatformtest.DefaultSyncLatency,
-			adplatformtest.DefaultCampaigns, adplatformtest.DefaultFailEveryNthList, rate)
+			"sync latency %s (the reference: %s), %d campaigns, a 503 on every %dth list call; client rate set to %s, margin %s\n",
+			envAPIURL, fake.URL, rate.N, window, reference, envconfig.FakeSyncLatency, adplatformtest.DefaultSyncLatency,
+			adplatformtest.DefaultCampaigns, adplatformtest.DefaultFailEveryNthList, rate, cfg.clientOptions(rate, nil).RateMargin)
 		if cfg.email != "" || cfg.password != "" {
 			con.Printf("basic: %s and %s are ignored: the embedded fake accepts only its public test account\n", envEmail, envPassword)
 		}
@@ -223,7 +242,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) 
 	if err != nil {
 		return nil, nil, err
 	}
-	con.Printf("basic: using %s\n", describeDB(cfg.dbURL))
+	con.Printf("basic: using %s\n", envconfig.DescribeDB(cfg.dbURL))
 	return pg, closeStore, nil
 }
 
@@ -232,7 +251,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, con *console) 
 // wrote (and say to migrate when the schema is old). The returned function
 // closes it.
 func openPostgres(ctx context.Context, cfg config, log *slog.Logger, migrate bool) (*postgres.Store, func(), error) {
-	where := describeDB(cfg.dbURL)
+	where := envconfig.DescribeDB(cfg.dbURL)
 	// A database that does not answer must not hang the start.
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

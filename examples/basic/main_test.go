@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	basicBin, fakeBin = bins["basic"], bins["fakeplatform"]
-	code := m.Run()
+	code := postgrestest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

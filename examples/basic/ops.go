@@ -13,7 +13,9 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/adsync/adsync/examples/internal/envconfig"
 	"github.com/adsync/adsync/store"
+	"github.com/adsync/adsync/store/postgres"
 )
 
 // The subcommands.
@@ -185,12 +187,14 @@ func runOp(ctx context.Context, cfg config, stdout io.Writer, con *console) int 
 
 // opFailed prints why an operator command failed, and returns its status.
 func opFailed(con *console, cfg config, err error) int {
-	msg := redact(err.Error(), cfg.secrets())
+	msg := envconfig.Redact(err.Error(), cfg.secrets())
 	switch {
 	case errors.Is(err, store.ErrNotFound) && cfg.op.discard != "":
 		con.Errorf("basic: dead-letters discard: account %q has no dead letter of campaign %q (basic dead-letters lists them)\n", cfg.accountID, cfg.op.discard)
 	case errors.Is(err, store.ErrNotFound) && cfg.op.before != "":
 		con.Errorf("basic: runs: account %q has no run %q to list the runs before (basic runs lists them)\n", cfg.accountID, cfg.op.before)
+	case errors.Is(err, postgres.ErrSchemaVersion):
+		con.Errorf("basic: %s: %s\nbasic: a sync (basic run, with this DATABASE_URL) migrates the schema; the operator's commands only read it\n", cfg.command, msg)
 	default:
 		con.Errorf("basic: %s: %s\n", cfg.command, msg)
 	}
@@ -223,7 +227,7 @@ func runsOutput(cfg config, runs []store.Run) (runsJSON, func(io.Writer)) {
 	out := runsJSON{AccountID: cfg.accountID, Runs: make([]runJSON, len(runs))}
 	for i, r := range runs {
 		out.Runs[i] = runJSON{ID: r.ID, Kind: string(r.Kind), Status: string(r.Status), StartedAt: r.StartedAt.UTC(),
-			Seen: r.Seen, Synced: r.Synced, Skipped: r.Skipped, Failed: r.Failed, Error: redact(r.Error, cfg.secrets())}
+			Seen: r.Seen, Synced: r.Synced, Skipped: r.Skipped, Failed: r.Failed, Error: envconfig.Redact(r.Error, cfg.secrets())}
 		if !r.FinishedAt.IsZero() {
 			at := r.FinishedAt.UTC()
 			out.Runs[i].FinishedAt = &at
@@ -278,7 +282,7 @@ type deadLettersJSON struct {
 func deadLettersOutput(cfg config, letters []store.DeadLetter) (deadLettersJSON, func(io.Writer)) {
 	out := deadLettersJSON{AccountID: cfg.accountID, DeadLetters: make([]deadLetterJSON, len(letters))}
 	for i, l := range letters {
-		out.DeadLetters[i] = deadLetterJSON{CampaignID: l.CampaignID, RunID: l.RunID, Error: redact(l.Error, cfg.secrets()),
+		out.DeadLetters[i] = deadLetterJSON{CampaignID: l.CampaignID, RunID: l.RunID, Error: envconfig.Redact(l.Error, cfg.secrets()),
 			Attempts: l.Attempts, FirstFailedAt: l.FirstFailedAt.UTC(), LastFailedAt: l.LastFailedAt.UTC(), RetiredReason: l.RetiredReason}
 		if !l.RetiredAt.IsZero() {
 			at := l.RetiredAt.UTC()

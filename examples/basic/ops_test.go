@@ -178,6 +178,19 @@ func TestOperatorCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("a database never synced", func(t *testing.T) {
+		fresh, empty, _ := pgURL(t)
+		p := runBasic(t, []string{envDatabase + "=" + empty}, "runs")
+		if p.ExitCode() != exitFailed || !strings.Contains(p.Stderr(), "basic: runs: postgres: the database schema is not at this adsync's version") ||
+			!strings.HasSuffix(p.Stderr(), "basic: a sync (basic run, with this DATABASE_URL) migrates the schema; the operator's commands only read it\n") {
+			t.Errorf("exit %d, stderr %q; want 1, the schema not migrated, and how to migrate it", p.ExitCode(), p.Stderr())
+		}
+		var tables int
+		if err := fresh.DB.Get(&tables, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1`, fresh.Name); err != nil || tables != 0 {
+			t.Errorf("%d tables in the schema (%v): the operator's command must not migrate", tables, err)
+		}
+	})
+
 	t.Run("no secret", func(t *testing.T) {
 		for _, args := range [][]string{{"runs"}, {"-json", "runs"}, {"dead-letters"}, {"dead-letters", "-json"}, {"runs", "-before", "x"}} {
 			p := runBasic(t, ops, args...)

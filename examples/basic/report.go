@@ -2,8 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"strings"
 
+	"github.com/adsync/adsync/examples/internal/envconfig"
 	"github.com/adsync/adsync/syncer"
 )
 
@@ -51,21 +51,10 @@ func encodeReport(rep syncer.Report, secrets ...string) ([]byte, error) {
 		DurationMS: rep.Duration.Milliseconds(),
 	}
 	if rep.Err != nil {
-		r.Error = redact(rep.Err.Error(), secrets)
+		r.Error = envconfig.Redact(rep.Err.Error(), secrets)
 	}
 	for i, f := range rep.Failures {
-		r.Failures[i] = failureJSON{ID: f.CampaignID, Error: redact(f.Err.Error(), secrets)}
+		r.Failures[i] = failureJSON{ID: f.CampaignID, Error: envconfig.Redact(f.Err.Error(), secrets)}
 	}
 	return json.Marshal(r)
-}
-
-// redact replaces each secret in s with [REDACTED]. The library's errors
-// never hold one; this is the example's belt and braces.
-func redact(s string, secrets []string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[REDACTED]")
-		}
-	}
-	return s
 }

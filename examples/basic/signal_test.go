@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"syscall"
@@ -56,5 +57,32 @@ func TestSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(p.Stderr(), "the in-memory store keeps nothing") {
 		t.Errorf("the summary does not say a rerun starts over with the memory store:\n%s", p.Stderr())
+	}
+}
+
+// A run interrupted while the listing is part way (pages of 10, paced with
+// the syncs): the report's total is the account's, from the platform, and
+// the summary counts against it ("N of 100"), not against the campaigns
+// seen so far.
+func TestInterruptedPartlyListed(t *testing.T) {
+	t.Parallel()
+	env := startPlatform(t, "-rate", "10/1s", "-sync-latency", "50ms", "-fail-every-nth-list", "0")
+	p := startBasic(t, env, "-json", "-rate", "10/1s", "-page-size", "10")
+	p.WaitStderr(t, regexp.MustCompile(`progress: synced [1-9]\d*/`), 30*time.Second)
+	p.Signal(t, syscall.SIGINT)
+	if code := p.Wait(t, runTimeout); code != exitInterrupted {
+		t.Fatalf("exit status %d after SIGINT, want 130", code)
+	}
+	r := decodeReport(t, p.Stdout())
+	if r.Status != "interrupted" || r.Total != 100 || r.Seen >= 100 || r.Synced == 0 {
+		t.Fatalf("report %+v, want interrupted with the listing part way, total 100", r)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("  synced       %d of 100\n", r.Synced),
+		fmt.Sprintf("  interrupted  yes: %d campaigns not done (the in-memory store keeps nothing: a rerun starts over)\n", 100-r.Synced-r.Skipped-r.Failed),
+	} {
+		if !strings.Contains(p.Stderr(), want) {
+			t.Errorf("the summary does not hold %q:\n%s", want, p.Stderr())
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/examples/internal/envconfig"
 	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/syncer"
 )
@@ -83,6 +85,8 @@ func printSummary(con *console, rep syncer.Report, cfg config) {
 // finish.
 func ofTotal(rep syncer.Report) string {
 	switch {
+	case rep.Retry: // no listing: the dead letters are what it works through
+		return fmt.Sprintf("%d dead letters", rep.Seen)
 	case rep.Total > 0:
 		return fmt.Sprint(rep.Total)
 	case rep.Seen > 0:
@@ -95,6 +99,8 @@ func ofTotal(rep syncer.Report) string {
 func notDone(rep syncer.Report, persistent bool) string {
 	var left string
 	switch {
+	case rep.Retry:
+		left = fmt.Sprintf("%d dead letters not retried", rep.Pending())
 	case rep.Total > 0:
 		left = fmt.Sprintf("%d campaigns not done", max(rep.Total-rep.Synced-rep.Skipped-rep.Failed, 0))
 	case rep.Seen > 0:
@@ -119,6 +125,7 @@ func advice(err error, cfg config) string {
 		dnsErr  *net.DNSError
 		opErr   *net.OpError
 		netErr  net.Error
+		certErr *tls.CertificateVerificationError
 	)
 	// With the in-memory store a rerun starts over: nothing to resume.
 	resumes := ""
@@ -134,7 +141,10 @@ func advice(err error, cfg config) string {
 	case errors.Is(err, store.ErrAccountBusy):
 		return "another run (another process, an overlapping cron) holds the account: nothing was done; run again once it has finished"
 	case errors.Is(err, store.ErrUnavailable):
-		return fmt.Sprintf("the database (%s) was unavailable: run again once it answers%s", describeDB(cfg.dbURL), resumes)
+		return fmt.Sprintf("the database (%s) was unavailable: run again once it answers%s", envconfig.DescribeDB(cfg.dbURL), resumes)
+	case errors.As(err, &certErr):
+		return fmt.Sprintf("the platform at %s presented a TLS certificate this machine does not trust: check %s; running again will not help until it is trusted",
+			platformHost(cfg), envAPIURL)
 	case errors.As(err, &dnsErr), errors.As(err, &opErr) && opErr.Op == "dial":
 		return fmt.Sprintf("cannot reach the platform at %s: check %s and that the platform is up; run again once it answers%s",
 			platformHost(cfg), envAPIURL, resumes)
@@ -182,7 +192,7 @@ func summaryRecords(con *console, rep syncer.Report, cfg config) {
 			"token_refreshes", rep.TokenRefreshes)
 	}
 	for _, f := range rep.Failures {
-		con.Record(slog.LevelWarn, "campaign failed", "run_id", rep.RunID, "campaign_id", f.CampaignID, "err", redact(f.Err.Error(), cfg.secrets()))
+		con.Record(slog.LevelWarn, "campaign failed", "run_id", rep.RunID, "campaign_id", f.CampaignID, "err", envconfig.Redact(f.Err.Error(), cfg.secrets()))
 	}
 	if rep.Err != nil {
 		msg := "the run stopped"
@@ -193,6 +203,6 @@ func summaryRecords(con *console, rep syncer.Report, cfg config) {
 			msg = "the run failed"
 		}
 		con.Record(slog.LevelError, msg, "run_id", rep.RunID, "account", rep.AccountID, "status", rep.Status,
-			"err", redact(rep.Err.Error(), cfg.secrets()), "advice", advice(rep.Err, cfg))
+			"err", envconfig.Redact(rep.Err.Error(), cfg.secrets()), "advice", advice(rep.Err, cfg))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -288,6 +289,28 @@ func TestShutdownReleasesHungRequests(t *testing.T) {
 	if d := time.Since(stopped); d > 5*time.Second {
 		t.Errorf("stopping took %s with a hung request, want well under the 5s shutdown timeout", d)
 	}
+}
+
+// SIGTERM (what a service manager, or kill, sends) stops the fake as
+// SIGINT does: exit 0, the last stats line, and the port is free again.
+func TestSIGTERMStopsAndFreesThePort(t *testing.T) {
+	t.Parallel()
+	p, base := start(t, "-stats-interval", "0")
+	if resp, _ := call(t, http.MethodGet, base+"/health", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /health: %s", resp.Status)
+	}
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0", code)
+	}
+	if !strings.Contains(p.Stderr(), "fakeplatform: stopped; requests: ") {
+		t.Errorf("stderr does not say it stopped:\n%s", p.Stderr())
+	}
+	ln, err := net.Listen("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatalf("the port is still taken after the fake stopped: %v", err)
+	}
+	ln.Close()
 }
 
 // A bad flag is exit status 2 with a message naming it; -h is 0.

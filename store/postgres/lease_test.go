@@ -30,7 +30,7 @@ const (
 func TestMain(m *testing.M) {
 	switch os.Getenv(childRole) {
 	case "":
-		os.Exit(m.Run())
+		os.Exit(postgrestest.Main(m))
 	case "hold":
 		os.Exit(childHold())
 	default:

@@ -21,9 +21,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,11 +42,61 @@ const EnvURL = "ADSYNC_TEST_DATABASE_URL"
 // one-line reason when it is unset.
 func URL(t testing.TB) string {
 	t.Helper()
+	return urlOrSkip(t)
+}
+
+// skipper is the part of testing.TB that urlOrSkip uses, so that a test
+// can see it skip without skipping.
+type skipper interface {
+	Helper()
+	Skip(args ...any)
+}
+
+func urlOrSkip(t skipper) string {
+	t.Helper()
 	u := os.Getenv(EnvURL)
 	if u == "" {
+		skipped.Add(1)
 		t.Skip(EnvURL + " is not set: skipping PostgreSQL test")
 	}
 	return u
+}
+
+// skipped counts the tests [URL] skipped in this test binary, for [Main].
+var skipped atomic.Int64
+
+// Main runs the package's tests, for its TestMain, and returns the exit
+// code for os.Exit. When tests were skipped for want of [EnvURL], it says
+// so once, with how to enable them: on the terminal when there is one,
+// else on stderr. go test shows nothing a passing package prints unless
+// it tests one package or runs with -v, so that without the terminal a
+// skipped PostgreSQL test would look like a pass.
+//
+//	func TestMain(m *testing.M) { os.Exit(postgrestest.Main(m)) }
+func Main(m *testing.M) int {
+	code := m.Run()
+	if n := skipped.Load(); n > 0 && os.Getenv(EnvURL) == "" {
+		var w io.Writer = os.Stderr
+		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			defer tty.Close()
+			w = tty
+		}
+		writeSkipped(w, n)
+	}
+	return code
+}
+
+// writeSkipped says that n tests skipped, and how to run them.
+func writeSkipped(w io.Writer, n int64) {
+	fmt.Fprintf(w, "postgrestest: %d PostgreSQL tests of %s skipped: %s is not set; "+
+		"to run them: %s='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' go test ...\n",
+		n, testBinary(), EnvURL, EnvURL)
+}
+
+// testBinary names the package under test, by its test binary's name.
+func testBinary() string {
+	name := filepath.Base(os.Args[0])
+	return strings.TrimSuffix(strings.TrimSuffix(name, ".exe"), ".test")
 }
 
 // Schema is a schema created for one test.
