@@ -12,6 +12,7 @@ import (
 
 	"github.com/adsync/adsync/adplatform"
 	"github.com/adsync/adsync/adplatform/adplatformtest"
+	"github.com/adsync/adsync/examples/internal/envconfig"
 	"github.com/adsync/adsync/examples/internal/ratelimit"
 	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/syncer"
@@ -25,15 +26,9 @@ type platform struct {
 	margin               time.Duration // 0: the client's default
 }
 
-// The embedded fake is examples/basic's: the reference platform,
-// time-compressed so that an account of 100 campaigns syncs in about 20 s.
-const (
-	fakeRateLimit   = adplatformtest.DefaultRateLimit
-	fakeRateWindow  = 2 * time.Second
-	fakeSyncLatency = 400 * time.Millisecond
-)
-
-func fakeRate() ratelimit.Rate { return ratelimit.Rate{N: fakeRateLimit, Window: fakeRateWindow} }
+// fakeRate is the embedded fake's rate limit (examples/basic's), and the
+// clients' default with it.
+func fakeRate() ratelimit.Rate { return envconfig.FakeRate() }
 
 // platform returns the platform AD_PLATFORM_API_URL names, or starts the
 // embedded fake.
@@ -43,18 +38,21 @@ func (w *worker) platform() (platform, error) {
 		w.con.Printf(slog.LevelInfo, "platform %s (password set), client rate %s per account", cfg.apiURL, cfg.rate)
 		return platform{url: cfg.apiURL, email: cfg.email, password: cfg.password, rate: cfg.rate, margin: cfg.rateMargin}, nil
 	}
-	rate := cfg.rate
+	rate, margin := cfg.rate, cfg.rateMargin
 	if !cfg.rateSet {
 		rate = fakeRate()
 	}
-	fake, err := adplatformtest.NewServer(adplatformtest.Options{RateLimit: rate.N, RateWindow: rate.Window, SyncLatency: fakeSyncLatency})
+	if margin == 0 {
+		margin = envconfig.FakeMargin(rate) // the fake runs in this process: see FakeMargin
+	}
+	fake, err := adplatformtest.NewServer(adplatformtest.Options{RateLimit: rate.N, RateWindow: rate.Window, SyncLatency: envconfig.FakeSyncLatency})
 	if err != nil {
 		return platform{}, fmt.Errorf("embedded fake platform: %w", err)
 	}
 	w.closers = append(w.closers, fake.Close)
 	w.con.Printf(slog.LevelInfo, "no %s: using an embedded fake platform at %s (this process's own), %s per client id, sync latency %s",
-		envAPIURL, fake.URL, rate, fakeSyncLatency)
-	return platform{url: fake.URL, email: adplatformtest.DefaultEmail, password: adplatformtest.DefaultPassword, rate: rate, margin: cfg.rateMargin}, nil
+		envAPIURL, fake.URL, rate, envconfig.FakeSyncLatency)
+	return platform{url: fake.URL, email: adplatformtest.DefaultEmail, password: adplatformtest.DefaultPassword, rate: rate, margin: margin}, nil
 }
 
 // accounts is the worker's riversync.Factory: the accounts of -accounts,

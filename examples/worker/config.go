@@ -6,21 +6,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/adsync/adsync/examples/internal/envconfig"
 	"github.com/adsync/adsync/examples/internal/ratelimit"
 	"github.com/adsync/adsync/store"
 )
 
-// The environment variables the worker reads.
+// The environment variables the worker reads: examples/basic's.
 const (
-	envDatabase = "DATABASE_URL"
-	envAPIURL   = "AD_PLATFORM_API_URL"
-	envEmail    = "AD_PLATFORM_EMAIL"
-	envPassword = "AD_PLATFORM_PASSWORD"
+	envDatabase = envconfig.Database
+	envAPIURL   = envconfig.APIURL
+	envEmail    = envconfig.Email
+	envPassword = envconfig.Password
 )
 
 // config is what the environment and the flags ask for, validated. It holds
@@ -93,7 +93,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.every, "every", time.Hour, "pause between the end of an account's run and its next one (0: sync once)")
 	fs.IntVar(&c.workers, "workers", 10, "accounts this process syncs at once (River's MaxWorkers)")
 	fs.Var(&c.rate, "rate", "the platform's rate limit per account, `N/DURATION` requests in any rolling window;\nwith the embedded fake, its compressed rate "+fakeRate().String()+" unless set")
-	fs.DurationVar(&c.rateMargin, "rate-margin", 0, "least margin the clients add to every wait for a rate-limit slot (default: the client's, 1% of the window, at least 25ms)")
+	fs.DurationVar(&c.rateMargin, "rate-margin", 0, "least margin the clients add to every wait for a rate-limit slot (default: the client's, 1% of the window, at least 25ms;\nwith the embedded fake, a tenth of the window: it runs in this process)")
 	fs.BoolVar(&c.once, "once", false, "enqueue the accounts, work until each has completed a sync (whichever process ran it), then exit 0")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "`level` of the logs on stderr: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "`format` of the logs: text or json")
@@ -173,7 +173,7 @@ func (c config) validate() error {
 	if c.apiURL == "" {
 		return nil
 	}
-	if err := checkAPIURL(c.apiURL); err != nil {
+	if err := envconfig.CheckAPIURL(c.apiURL); err != nil {
 		return fmt.Errorf("%s: %w", envAPIURL, err)
 	}
 	var missing []string
@@ -191,42 +191,4 @@ func (c config) validate() error {
 
 // secrets are the values no output may show: the platform's password and
 // the database URL's.
-func (c config) secrets() []string {
-	secrets := []string{c.password}
-	if u, err := url.Parse(c.dbURL); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			secrets = append(secrets, pw)
-		}
-	}
-	return secrets
-}
-
-// checkAPIURL refuses what cannot be a platform's base URL, without
-// echoing it: a URL may hold a password.
-func checkAPIURL(s string) error {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return errors.New("not a valid URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("want an http:// or https:// URL")
-	case u.Host == "":
-		return errors.New("no host in the URL")
-	case u.User != nil:
-		return errors.New("must not hold credentials: use AD_PLATFORM_EMAIL and AD_PLATFORM_PASSWORD")
-	}
-	return nil
-}
-
-// describeDB names the database without the secrets a URL may hold.
-func describeDB(dsn string) string {
-	const hidden = "PostgreSQL (DATABASE_URL not shown)"
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return hidden
-	}
-	u, err := url.Parse(dsn)
-	if err != nil || u.Host == "" || strings.Contains(u.Host+u.Path, "@") || strings.Count(u.Path, "/") > 1 {
-		return hidden
-	}
-	return "PostgreSQL at " + u.Host + u.Path
-}
+func (c config) secrets() []string { return envconfig.Secrets(c.password, c.dbURL) }

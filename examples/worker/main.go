@@ -40,7 +40,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -49,6 +48,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
+	"github.com/adsync/adsync/examples/internal/envconfig"
 	"github.com/adsync/adsync/store"
 	"github.com/adsync/adsync/store/postgres"
 	"github.com/adsync/adsync/syncer/otelsync"
@@ -98,7 +98,7 @@ func run(parent context.Context, args []string, getenv func(string) string, stde
 	w := &worker{cfg: cfg, log: newLogger(cfg, stderr), con: con, stderr: stderr}
 	defer w.close()
 	if err := w.start(ctx); err != nil {
-		con.Printf(slog.LevelError, "%s", redact(err.Error(), cfg.secrets()))
+		con.Printf(slog.LevelError, "%s", envconfig.Redact(err.Error(), cfg.secrets()))
 		return exitStartup
 	}
 	return w.serve(ctx)
@@ -128,7 +128,7 @@ func (w *worker) close() {
 // server and the platform (or the embedded fake).
 func (w *worker) start(ctx context.Context) error {
 	cfg := w.cfg
-	where := describeDB(cfg.dbURL)
+	where := envconfig.DescribeDB(cfg.dbURL)
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute) // a database that does not answer must not hang the start
 	defer cancel()
 	db, err := sql.Open("postgres", cfg.dbURL)
@@ -359,16 +359,6 @@ func migrate(ctx context.Context, db *sql.DB, st *postgres.Store, log *slog.Logg
 		return fmt.Errorf("adsync: %w", err)
 	}
 	return nil
-}
-
-// redact blanks every secret in s.
-func redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return s
 }
 
 // newLogger makes the logger of the clients, the store, the syncers and
