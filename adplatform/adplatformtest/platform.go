@@ -25,8 +25,12 @@ type Platform struct {
 	closing chan struct{} // closed by Close: hung and slow requests give up
 	closed  sync.Once
 	// handlers tracks ServeHTTP calls, for Server.Close: a hijacked
-	// connection is no longer the http.Server's to wait for.
+	// connection is no longer the http.Server's to wait for. Once
+	// draining (under drainMu), no call joins it: a WaitGroup must not
+	// grow from zero while a Wait is under way.
 	handlers sync.WaitGroup
+	drainMu  sync.Mutex
+	draining bool
 
 	// records are the explicit campaigns in wire form, encoded once; nil
 	// when campaigns are generated.
@@ -100,6 +104,15 @@ func (p *Platform) Close() {
 	p.closed.Do(func() { close(p.closing) })
 }
 
+// drain waits for every ServeHTTP call under way, and turns later ones
+// away: for Server.Close, once its server stopped accepting.
+func (p *Platform) drain() {
+	p.drainMu.Lock()
+	p.draining = true
+	p.drainMu.Unlock()
+	p.handlers.Wait()
+}
+
 // Endpoint values for the fake's requests that are not one of the
 // platform's three API endpoints, as they appear in [Request] and [Stats].
 const (
@@ -170,7 +183,16 @@ type response struct {
 
 // ServeHTTP serves the platform's endpoints and records the request.
 func (p *Platform) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.drainMu.Lock()
+	if p.draining {
+		// A connection that read its request just before the server
+		// closed it: the platform is gone, and the answer goes nowhere.
+		p.drainMu.Unlock()
+		http.Error(w, "the fake platform is closed", http.StatusServiceUnavailable)
+		return
+	}
 	p.handlers.Add(1)
+	p.drainMu.Unlock()
 	defer p.handlers.Done()
 	rt := classify(r)
 	entry := Request{

@@ -294,3 +294,30 @@ func TestRequestLogBound(t *testing.T) {
 		t.Errorf("health requests counted = %d, want %d", got, n)
 	}
 }
+
+// A connection that read its request just before Server.Close closed it
+// still calls the handler, after Close began waiting for the handlers: that
+// call is turned away instead of joining the wait (a WaitGroup growing from
+// zero during its Wait, which the race detector reports), and is not
+// recorded.
+func TestDrainTurnsLateRequestsAway(t *testing.T) {
+	t.Parallel()
+	p, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /health before draining: %d, want 200", rec.Code)
+	}
+	p.drain()
+	rec = httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("GET /health after draining: %d, want 503", rec.Code)
+	}
+	if n := len(p.Requests()); n != 1 {
+		t.Errorf("%d requests recorded, want 1: the one turned away is not the platform's", n)
+	}
+}

@@ -122,9 +122,10 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.Platform.Close()
 	s.Refuse()
-	// The listener is closed and the connections too: no handler starts
-	// now.
-	s.Platform.handlers.Wait()
+	// The listener is closed and the connections too; a connection that
+	// read a request just before may still call the handler, which then
+	// turns it away.
+	s.Platform.drain()
 	s.client.CloseIdleConnections()
 }
 
