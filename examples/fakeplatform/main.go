@@ -12,7 +12,8 @@
 // -outage-after and -outage-for take it down for a while (every /auth and
 // /api request answering 503, another status, or a reset), to watch a
 // client ride out an outage. On SIGINT or SIGTERM it releases every
-// request it holds (hung or slow) and shuts down.
+// request it holds (hung or slow) and shuts down; on Linux it does so too
+// when the process that started it dies (the go command, for go run).
 package main
 
 import (
@@ -36,6 +37,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopWithParent() // after Notify: the parent's death is a SIGTERM
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

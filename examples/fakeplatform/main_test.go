@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -352,5 +354,41 @@ func TestBadFlags(t *testing.T) {
 				t.Errorf("stdout: %q, want nothing", p.Stdout())
 			}
 		})
+	}
+}
+
+// The fake stops with the process that started it (on Linux): go run starts
+// it as a child of the go command, which does not pass a SIGTERM on. Here
+// the parent is a shell, killed with SIGKILL; the fake must stop and free
+// its port.
+func TestStopsWithItsParent(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the parent-death signal is Linux's")
+	}
+	t.Parallel()
+	shell := exectest.Start(t, "/bin/sh", nil, "-c", `"$0" -addr 127.0.0.1:0 -stats-interval 0 & echo "child $!"; wait`, bin)
+	pid, err := strconv.Atoi(shell.WaitStdout(t, regexp.MustCompile(`child (\d+)\n`), 30*time.Second)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Should the fake outlive the test, it must not outlive the test run.
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	base := shell.WaitStdout(t, urlLine, 30*time.Second)[1]
+	if resp, _ := call(t, http.MethodGet, base+"/health", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /health: %s", resp.Status)
+	}
+	shell.Signal(t, syscall.SIGKILL)
+	addr := strings.TrimPrefix(base, "http://")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			ln.Close()
+			return // the fake stopped and freed its port
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fake still holds %s 20s after its parent died: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

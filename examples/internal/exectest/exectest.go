@@ -69,6 +69,9 @@ func Start(t testing.TB, bin string, env []string, args ...string) *Proc {
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	// A child of the process that outlives it holds the output pipes open:
+	// the process's end is not to wait for that child's.
+	p.cmd.WaitDelay = 5 * time.Second
 	p.Started = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", filepath.Base(bin), err)
