@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
+	"github.com/adsync/adsync/adplatform/adplatformtest"
 )
 
 // maintenance is a platform that answers every /api request with 503
@@ -185,4 +186,29 @@ func TestNeverAnsweredFailsOnItsRetries(t *testing.T) {
 	if n := strings.Count(err.Error(), "adplatform:"); n != 1 {
 		t.Errorf("err = %q: the package prefix %d times; want once", err, n)
 	}
+}
+
+// One campaign the platform always answers 503 for, synced by one call and
+// then another (a retry pass on the same client): its failures come from
+// two calls but one request, and are that campaign's, not an outage. The
+// second call fails with the campaign's own 503, at once, not after the
+// client waited MaxOutage for a platform that answers everything else.
+func TestOneRequestFailingOnManyCallsIsNotAnOutage(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		fake := virtualFake(t, adplatformtest.Options{Campaigns: 3, RateLimit: 100, RateWindow: time.Second,
+			SyncLatency: time.Millisecond, SyncErrors: map[string]int{"campaign_2": 503}})
+		client := virtualClient(t, fake)
+		ctx := context.Background()
+		if _, err := client.SyncCampaign(ctx, "campaign_1"); err != nil {
+			t.Fatal(err) // the platform answers
+		}
+		for i := range 2 {
+			_, err := client.SyncCampaign(ctx, "campaign_2")
+			var apiErr *adplatform.APIError
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != 503 || errors.Is(err, adplatform.ErrPlatformUnavailable) {
+				t.Fatalf("call %d: %v; want the campaign's own HTTP 503, not an outage", i+1, err)
+			}
+		}
+	})
 }

@@ -31,10 +31,12 @@ const (
 //
 //   - up: calls send freely. outageThreshold consecutive outage signals
 //     (502, 503, 504, refused or reset connections), with no success in
-//     between and from at least two different calls, mean the platform
-//     is down. One call failing alone, however often, is that call's
-//     problem (a campaign the platform chokes on), never an outage: it
-//     must not hold every other call, and it fails on its own retries.
+//     between and for at least two different requests (endpoint and
+//     path), mean the platform is down. One request failing alone, however
+//     often and from however many calls (a campaign the platform chokes
+//     on, retried by the next run on the same client), is that request's
+//     problem, never an outage: it must not hold every other call, and it
+//     fails on its own retries.
 //   - down: calls wait in enter. One at a time is let through as a probe,
 //     the first after outageProbeMin, then at a doubling interval. The
 //     first success (any answer that is not an outage signal, from a probe
@@ -62,7 +64,7 @@ type outage struct {
 	mu        sync.Mutex
 	answered  bool         // the platform answered at least once
 	failures  int          // consecutive outage signals while up
-	callers   map[any]bool // the calls those signals came from
+	callers   map[any]bool // the requests (endpoint and path) those signals came from
 	down      bool
 	since     time.Time // when it went down
 	interval  time.Duration

@@ -97,7 +97,7 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		resp, signal, err := t.send(ctx, req, cl, tok, s)
-		if down := c.outage.done(cl, probe, signal); signal != "" && down {
+		if down := c.outage.done(string(cl.endpoint)+" "+req.URL.EscapedPath(), probe, signal); signal != "" && down {
 			if resp != nil {
 				drainClose(resp.Body)
 			}
