@@ -42,7 +42,7 @@ type provider struct{ CredentialsProvider }
 // New returns a client of the platform at baseURL (e.g.
 // "https://api.example.com"; a path prefix is kept), authenticating with
 // the credentials creds provides. It makes no request: the first call
-// obtains a token. Invalid options are an error naming the field.
+// obtains a token. An invalid option is an [*OptionError] naming the field.
 func New(baseURL string, creds CredentialsProvider, opts Options) (*Client, error) {
 	if creds == nil {
 		return nil, errors.New("adplatform: New: nil CredentialsProvider")

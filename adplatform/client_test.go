@@ -69,6 +69,17 @@ func TestNewValidation(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "pw-in-url") {
 			t.Errorf("%s: the error quotes the URL's password: %v", tc.name, err)
 		}
+		// An option's error names its field for errors.As; others are not
+		// option errors.
+		field, isOption := strings.CutPrefix(tc.wantErr, "Options.")
+		field, _, _ = strings.Cut(field, ":")
+		var oe *adplatform.OptionError
+		switch {
+		case isOption && (!errors.As(err, &oe) || oe.Field != field):
+			t.Errorf("%s: New = %v; want an *OptionError with Field %q", tc.name, err, field)
+		case !isOption && errors.As(err, &oe):
+			t.Errorf("%s: New = %v, an *OptionError; want another error", tc.name, err)
+		}
 	}
 }
 

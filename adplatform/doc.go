@@ -193,9 +193,10 @@
 // [ErrPlatformUnavailable], [ErrStopped], [*AuthError],
 // [*DecodeError] (naming the field; errors.Is(err, [ErrMalformedResponse])
 // when the body was not well-formed JSON), [*RecordError] (one bad record
-// of a listing). A transport failure still failing after the retries is
-// returned wrapped, with the number of attempts; an attempt timeout is a
-// [net.Error] whose Timeout is true, and is not a context error.
+// of a listing), [*OptionError] (New's, naming the field). A transport
+// failure still failing after the retries is returned wrapped, with the
+// number of attempts; an attempt timeout is a [net.Error] whose Timeout is
+// true, and is not a context error.
 //
 // # Observability
 //

@@ -8,6 +8,18 @@ import (
 	"time"
 )
 
+// OptionError is New's error for an Options field that is not valid. It
+// names the field as Options spells it (e.g. "RateWindow"), so that a
+// program can tell its user which of its own settings is at fault.
+type OptionError struct {
+	Field string
+	Err   error
+}
+
+func (e *OptionError) Error() string { return "adplatform: Options." + e.Field + ": " + e.Err.Error() }
+
+func (e *OptionError) Unwrap() error { return e.Err }
+
 // APIError is a response the platform answered with a status adsync does
 // not treat more specifically: a 4xx, or a 5xx that was still failing after
 // the retries. Message is a short, sanitized excerpt of the body, never the

@@ -156,3 +156,15 @@ func ExampleClient_Limiter() {
 	// Output:
 	// limit 4 per 200ms; 429s: 0
 }
+
+// An invalid option is an *OptionError naming the field, which a program
+// maps to the setting its user wrote.
+func ExampleOptionError() {
+	_, err := adplatform.New("https://api.example.com", adplatform.StaticCredentials("ops@example.com", "secret"),
+		adplatform.Options{RateWindow: -time.Minute})
+	var oe *adplatform.OptionError
+	if errors.As(err, &oe) {
+		fmt.Printf("field %s: %v\n", oe.Field, oe.Err)
+	}
+	// Output: field RateWindow: must be positive, got -1m0s
+}

@@ -163,9 +163,9 @@ type config struct {
 	observer          Observer // nil when none
 }
 
-// fieldError names the bad field.
+// fieldError is the *OptionError of the bad field.
 func fieldError(field, format string, args ...any) error {
-	return fmt.Errorf("adplatform: Options.%s: %s", field, fmt.Sprintf(format, args...))
+	return &OptionError{Field: field, Err: fmt.Errorf(format, args...)}
 }
 
 func newConfig(baseURL string, opts Options) (config, error) {

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -83,11 +84,23 @@ type Options struct {
 	Observer Observer
 }
 
+// OptionError is New's error for an Options field that is not valid. It
+// names the field as Options spells it (e.g. "Concurrency"), so that a
+// program can tell its user which of its own settings is at fault.
+type OptionError struct {
+	Field string
+	Err   error
+}
+
+func (e *OptionError) Error() string { return "syncer: Options." + e.Field + ": " + e.Err.Error() }
+
+func (e *OptionError) Unwrap() error { return e.Err }
+
 // withDefaults returns opts validated, with the defaults applied, or an
 // error naming the first field that is not valid.
 func (opts Options) withDefaults() (Options, error) {
 	if err := store.ValidateAccountID(opts.AccountID); err != nil {
-		return opts, fmt.Errorf("syncer: Options.AccountID: %w", err)
+		return opts, &OptionError{Field: "AccountID", Err: err}
 	}
 	for _, f := range []struct {
 		name  string
@@ -103,11 +116,11 @@ func (opts Options) withDefaults() (Options, error) {
 		{"StoreRetryBudget", int64(opts.StoreRetryBudget)},
 	} {
 		if f.value < 0 {
-			return opts, fmt.Errorf("syncer: Options.%s: must not be negative", f.name)
+			return opts, &OptionError{Field: f.name, Err: errors.New("must not be negative")}
 		}
 	}
 	if opts.Concurrency > 10000 {
-		return opts, fmt.Errorf("syncer: Options.Concurrency: %d is more than 10000", opts.Concurrency)
+		return opts, &OptionError{Field: "Concurrency", Err: fmt.Errorf("%d is more than 10000", opts.Concurrency)}
 	}
 	setDefault(&opts.Concurrency, 10)
 	setDefault(&opts.BatchSize, 100)

@@ -416,8 +416,9 @@ func TestNewValidatesOptions(t *testing.T) {
 		{syncer.Options{AccountID: "a", StoreRetryBudget: -time.Second}, "StoreRetryBudget"},
 	} {
 		_, err := syncer.New(p, st, tc.opts)
-		if err == nil || !strings.Contains(err.Error(), "Options."+tc.field) {
-			t.Errorf("New(%+v) = %v; want an error naming Options.%s", tc.opts, err, tc.field)
+		var oe *syncer.OptionError
+		if !errors.As(err, &oe) || oe.Field != tc.field || !strings.Contains(err.Error(), "Options."+tc.field) {
+			t.Errorf("New(%+v) = %v; want an *OptionError naming Options.%s", tc.opts, err, tc.field)
 		}
 	}
 	if _, err := syncer.New(nil, st, syncer.Options{AccountID: "a"}); err == nil {

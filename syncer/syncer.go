@@ -42,8 +42,8 @@ type Syncer struct {
 	progress progressCounters
 }
 
-// New returns a Syncer that syncs from platform into st. It fails, naming
-// the option, when an option is invalid.
+// New returns a Syncer that syncs from platform into st. An invalid option
+// is an [*OptionError] naming the field.
 //
 // The store keeps the bookkeeping of runs (exclusive accounts, resume,
 // dead letters) as well as the campaigns: store/postgres and store/memory

@@ -273,20 +273,24 @@ func (c config) syncerOptions(log *slog.Logger) syncer.Options {
 	}
 }
 
-// optionFlags names the flag or the variable that sets each library
-// option, by the prefix of the library's error about it.
-var optionFlags = []struct{ prefix, flag string }{
-	{"syncer: Options.Concurrency: ", "-concurrency"},
-	{"syncer: Options.SkipSyncedWithin: ", "-skip-synced-within"},
-	{"syncer: Options.AccountID: ", envAccountID},
-	{"adplatform: Options.PageSize: ", "-page-size"},
-	{"adplatform: Options.RateLimit: ", "-rate"},
-	{"adplatform: Options.RateWindow: ", "-rate"},
-	{"adplatform: Options.RateMargin: ", "-rate-margin"},
-	{"adplatform: Options.ListTimeout: ", "-timeout"},
-	{"adplatform: Options.SyncTimeout: ", "-timeout"},
-	{"adplatform: Options.ClientID: ", envClientID},
-}
+// platformFlags and syncerFlags name the flag or the variable that sets
+// each library option the flags set.
+var (
+	platformFlags = map[string]string{
+		"PageSize":    "-page-size",
+		"RateLimit":   "-rate",
+		"RateWindow":  "-rate",
+		"RateMargin":  "-rate-margin",
+		"ListTimeout": "-timeout",
+		"SyncTimeout": "-timeout",
+		"ClientID":    envClientID,
+	}
+	syncerFlags = map[string]string{
+		"Concurrency":      "-concurrency",
+		"SkipSyncedWithin": "-skip-synced-within",
+		"AccountID":        envAccountID,
+	}
+)
 
 // checkOptions has the libraries check their options before anything
 // starts (a database opened, the embedded fake started): a client on a
@@ -299,14 +303,13 @@ func (c config) checkOptions() error {
 		client.CloseIdleConnections()
 		_, err = syncer.New(client, memory.New(), c.syncerOptions(nil))
 	}
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	for _, o := range optionFlags {
-		if rest, ok := strings.CutPrefix(msg, o.prefix); ok {
-			return fmt.Errorf("%s: %s", o.flag, rest)
-		}
+	var pe *adplatform.OptionError
+	var se *syncer.OptionError
+	switch {
+	case errors.As(err, &pe) && platformFlags[pe.Field] != "":
+		return fmt.Errorf("%s: %w", platformFlags[pe.Field], pe.Err)
+	case errors.As(err, &se) && syncerFlags[se.Field] != "":
+		return fmt.Errorf("%s: %w", syncerFlags[se.Field], se.Err)
 	}
 	return err
 }
