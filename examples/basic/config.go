@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/adsync/adsync/adplatform"
@@ -216,23 +215,7 @@ func (c config) validate() error {
 	if err := store.ValidateAccountID(c.accountID); err != nil {
 		return fmt.Errorf("%s: %w", envAccountID, err)
 	}
-	if c.apiURL == "" {
-		return nil
-	}
-	if err := envconfig.CheckAPIURL(c.apiURL); err != nil {
-		return fmt.Errorf("%s: %w", envAPIURL, err)
-	}
-	var missing []string
-	if c.email == "" {
-		missing = append(missing, envEmail)
-	}
-	if c.password == "" {
-		missing = append(missing, envPassword)
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%s not set: the platform at %s needs the account's credentials", strings.Join(missing, " and "), envAPIURL)
-	}
-	return nil
+	return envconfig.CheckPlatform(c.apiURL, c.email, c.password)
 }
 
 // effectiveRate is the rate the client is given: -rate, or with the

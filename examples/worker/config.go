@@ -170,23 +170,7 @@ func (c config) validate() error {
 	if c.dbURL == "" {
 		return fmt.Errorf("%s not set: the worker keeps River's jobs and the campaigns in PostgreSQL (e.g. postgres://user@host:5432/db?sslmode=disable)", envDatabase)
 	}
-	if c.apiURL == "" {
-		return nil
-	}
-	if err := envconfig.CheckAPIURL(c.apiURL); err != nil {
-		return fmt.Errorf("%s: %w", envAPIURL, err)
-	}
-	var missing []string
-	if c.email == "" {
-		missing = append(missing, envEmail)
-	}
-	if c.password == "" {
-		missing = append(missing, envPassword)
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%s not set: the platform at %s needs the accounts' credentials", strings.Join(missing, " and "), envAPIURL)
-	}
-	return nil
+	return envconfig.CheckPlatform(c.apiURL, c.email, c.password)
 }
 
 // secrets are the values no output may show: the platform's password and

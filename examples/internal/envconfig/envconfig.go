@@ -6,6 +6,7 @@ package envconfig
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -59,6 +60,30 @@ func CheckAPIURL(s string) error {
 		return errors.New("no host in the URL")
 	case u.User != nil:
 		return errors.New("must not hold credentials: use " + Email + " and " + Password)
+	}
+	return nil
+}
+
+// CheckPlatform checks the platform's part of the environment: nothing
+// when apiURL is unset (the embedded fake), else a base URL CheckAPIURL
+// accepts and both credentials. The error names the variable at fault and
+// holds no secret.
+func CheckPlatform(apiURL, email, password string) error {
+	if apiURL == "" {
+		return nil
+	}
+	if err := CheckAPIURL(apiURL); err != nil {
+		return fmt.Errorf("%s: %w", APIURL, err)
+	}
+	var missing []string
+	if email == "" {
+		missing = append(missing, Email)
+	}
+	if password == "" {
+		missing = append(missing, Password)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s not set: the platform at %s needs credentials", strings.Join(missing, " and "), APIURL)
 	}
 	return nil
 }

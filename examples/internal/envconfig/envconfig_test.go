@@ -57,3 +57,24 @@ func TestSecretsAndRedact(t *testing.T) {
 		t.Errorf("Redact with an empty secret = %q; want the text unchanged", got)
 	}
 }
+
+func TestCheckPlatform(t *testing.T) {
+	for _, tt := range []struct{ url, email, password, want string }{
+		{"", "", "", ""}, // the embedded fake: nothing needed
+		{"https://ads.example.com", "ops@example.com", "hunter2", ""},
+		{"https://ads.example.com", "", "hunter2", Email + " not set"},
+		{"https://ads.example.com", "ops@example.com", "", Password + " not set"},
+		{"https://ads.example.com", "", "", Email + " and " + Password + " not set"},
+		{"ftp://ads.example.com", "ops@example.com", "hunter2", APIURL + ": want an http:// or https:// URL"},
+	} {
+		err := CheckPlatform(tt.url, tt.email, tt.password)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("CheckPlatform(%q, %q, _) = %v; want nil", tt.url, tt.email, err)
+		case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)):
+			t.Errorf("CheckPlatform(%q, %q, _) = %v; want an error starting %q", tt.url, tt.email, err, tt.want)
+		case err != nil && strings.Contains(err.Error(), "hunter2"):
+			t.Errorf("CheckPlatform's error %q shows the password", err)
+		}
+	}
+}
