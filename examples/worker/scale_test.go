@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +47,17 @@ const (
 	// load took 1.058× its floor (250 ms plus 200 ms observed); 500 ms on
 	// 20 s windows costs 2.5%.
 	scaleMargin = 500 * time.Millisecond
+	// A run's pace against its floor, checked in two parts. The median run
+	// pays the margin and little else: at most scaleMedianRatio (1.025
+	// measured, quiet, inside CI, and with both cores busy). A run's own
+	// ratio also holds what the machine's scheduling delay costs it, which
+	// the client adds to its margin on purpose (twice the delay it
+	// observes): with two `yes` beside the race-instrumented suite, one run
+	// in 88 took 1.063×. So a single run is held to scaleWorstRatio, which
+	// no load seen here comes near, and which still fails a run that loses
+	// a quarter of a window: a 429 or an extra wait for a slot costs one.
+	scaleMedianRatio = 1.05
+	scaleWorstRatio  = 1.25
 	// A run makes 11 requests (1 list, 10 syncs), so its floor is one
 	// window and a sync call, 20.1 s; a job is stopped after 40 s (none is)
 	// and rescued 42 s after it started.
@@ -338,8 +350,8 @@ func runScale(tb testing.TB) scaleResult {
 		if ratio > res.worstRatio {
 			res.worstRatio, res.worst = ratio, id
 		}
-		if ratio > 1.05 {
-			tb.Errorf("account %s: its requests spanned %s, %.3f× the floor %s of %d requests, want at most 1.05:%s", id, span, ratio, floor, len(reqs), describe(reqs, reqs[0].at()))
+		if ratio > scaleWorstRatio {
+			tb.Errorf("account %s: its requests spanned %s, %.3f× the floor %s of %d requests, want at most %.2f:%s", id, span, ratio, floor, len(reqs), scaleWorstRatio, describe(reqs, reqs[0].at()))
 		}
 		// The run as the store recorded it: its start, the token and the
 		// database included.
@@ -349,6 +361,9 @@ func runScale(tb testing.TB) scaleResult {
 			continue
 		}
 		res.storeRatios = append(res.storeRatios, runs[0].FinishedAt.Sub(runs[0].StartedAt).Seconds()/floor.Seconds())
+	}
+	if med := res.medianRatio(); med > scaleMedianRatio {
+		tb.Errorf("the median run spanned %.3f× its floor, want at most %.2f", med, scaleMedianRatio)
 	}
 	for _, o := range res.overlaps {
 		tb.Errorf("requests of one account from two processes in one window: %s", o)
@@ -379,17 +394,18 @@ func describe(reqs []fakeRequest, t0 time.Time) string {
 	return b.String()
 }
 
+// medianRatio is the median of the runs' ratios to their floors.
+func (r scaleResult) medianRatio() float64 {
+	ratios := slices.Sorted(maps.Values(r.ratios))
+	if len(ratios) == 0 {
+		return 0
+	}
+	return ratios[len(ratios)/2]
+}
+
 func (r scaleResult) log(tb testing.TB) {
 	tb.Helper()
-	var ratios []float64
-	for _, v := range r.ratios {
-		ratios = append(ratios, v)
-	}
-	slices.Sort(ratios)
-	med := 0.0
-	if len(ratios) > 0 {
-		med = ratios[len(ratios)/2]
-	}
+	med := r.medianRatio()
 	var worstTakeover time.Duration
 	if len(r.takeovers) > 0 {
 		worstTakeover = r.takeovers[len(r.takeovers)-1]
