@@ -64,7 +64,7 @@ type outage struct {
 	mu        sync.Mutex
 	answered  bool         // the platform answered at least once
 	failures  int          // consecutive outage signals while up
-	callers   map[any]bool // the requests (endpoint and path) those signals came from
+	requests  map[any]bool // the requests (endpoint and path) those signals came from
 	down      bool
 	since     time.Time // when it went down
 	interval  time.Duration
@@ -137,12 +137,13 @@ func (o *outage) errorLocked(now time.Time) error {
 		now.Sub(o.since).Round(time.Second), o.since.UTC().Format(time.RFC3339), o.last)
 }
 
-// done reports the outcome of a request that call (any comparable key)
-// sent: signal is the outage signal it met ("HTTP 503", "connection
-// refused"), or "" for any other outcome. It reports whether the platform
+// done reports the outcome of an attempt at request (any comparable key
+// naming the request: the transport's is its endpoint and path): signal
+// is the outage signal it met ("HTTP 503", "connection refused"), or ""
+// for any other outcome. It reports whether the platform
 // is down now: the caller then waits in enter again rather than count the
 // failure as its own.
-func (o *outage) done(call any, probe bool, signal string) (down bool) {
+func (o *outage) done(request any, probe bool, signal string) (down bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if probe {
@@ -152,7 +153,7 @@ func (o *outage) done(call any, probe bool, signal string) (down bool) {
 	if signal == "" {
 		o.answered = true
 		o.failures = 0
-		clear(o.callers)
+		clear(o.requests)
 		if o.down {
 			o.down = false
 			o.log.Info("adplatform: the platform answers again", "down_for", now.Sub(o.since).Round(time.Millisecond).String())
@@ -164,14 +165,14 @@ func (o *outage) done(call any, probe bool, signal string) (down bool) {
 	switch {
 	case !o.down:
 		o.failures++
-		if o.callers == nil {
-			o.callers = map[any]bool{}
+		if o.requests == nil {
+			o.requests = map[any]bool{}
 		}
-		o.callers[call] = true
-		if o.failures < outageThreshold || len(o.callers) < 2 || !o.answered {
+		o.requests[request] = true
+		if o.failures < outageThreshold || len(o.requests) < 2 || !o.answered {
 			return false
 		}
-		clear(o.callers)
+		clear(o.requests)
 		o.down, o.since, o.interval = true, now, outageProbeMin
 		o.nextProbe = now.Add(o.interval)
 		o.log.Warn("adplatform: the platform looks down; pausing calls, probing now and then",
